@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs everything Drover needs on Debian 12 (bookworm). Idempotent: a second run
+# installs nothing new. Run as root, or with sudo available.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+
+packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates curl procps iproute2
+  clang clang-format clang-tidy libclang-rt-14-dev
+  libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
+  nodejs
+  wrk haproxy nginx-light
+)
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+# Debian's haproxy and nginx packages start system services; the tests and benchmarks start
+# their own instances on loopback, so stop the system ones where a service manager runs.
+for svc in haproxy nginx; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    "${sudo_cmd[@]}" systemctl stop "$svc" || true
+  fi
+done
+
+# npm ships with Node.js on most machines; Debian's nodejs package does not include it.
+if ! command -v npm >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
+# Test clients (ws, ...) come from npm, pinned by package-lock.json.
+if [ -f "$here/tests/package.json" ]; then
+  (cd "$here/tests" && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi)
+fi

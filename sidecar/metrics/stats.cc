@@ -1,0 +1,165 @@
+#include "sidecar/metrics/stats.h"
+
+#include "absl/strings/str_cat.h"
+#include "prometheus/metric_family.h"
+
+namespace drover::metrics {
+
+std::string_view ErrorReasonName(ErrorReason reason) {
+  switch (reason) {
+    case ErrorReason::kBadRequest:
+      return "bad_request";
+    case ErrorReason::kHeadTooLarge:
+      return "head_too_large";
+    case ErrorReason::kClientTimeout:
+      return "client_timeout";
+    case ErrorReason::kIdleTimeout:
+      return "idle_timeout";
+    case ErrorReason::kClientReset:
+      return "client_reset";
+    case ErrorReason::kMaxConnections:
+      return "max_connections";
+    case ErrorReason::kBackendRefused:
+      return "backend_refused";
+    case ErrorReason::kBackendConnectTimeout:
+      return "backend_connect_timeout";
+    case ErrorReason::kBackendResponseTimeout:
+      return "backend_response_timeout";
+    case ErrorReason::kBackendReset:
+      return "backend_reset";
+    case ErrorReason::kBadResponse:
+      return "bad_response";
+    case ErrorReason::kNoBackend:
+      return "no_backend";
+    case ErrorReason::kRetried:
+      return "retried";
+    case ErrorReason::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+ThreadStats::ThreadStats(size_t backend_count)
+    : outstanding_(std::make_unique<Counter[]>(backend_count)) {
+  for (size_t i = 0; i < backend_count; ++i) outstanding_[i].store(0);
+}
+
+namespace {
+
+uint64_t Load(const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); }
+
+prometheus::MetricFamily Family(std::string name, std::string help, prometheus::MetricType type) {
+  prometheus::MetricFamily family;
+  family.name = std::move(name);
+  family.help = std::move(help);
+  family.type = type;
+  return family;
+}
+
+prometheus::ClientMetric Sample(double value, std::vector<prometheus::ClientMetric::Label> labels,
+                                prometheus::MetricType type) {
+  prometheus::ClientMetric metric;
+  metric.label = std::move(labels);
+  if (type == prometheus::MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  return metric;
+}
+
+}  // namespace
+
+std::vector<prometheus::MetricFamily> StatsCollector::Collect() const {
+  using prometheus::MetricType;
+  std::vector<prometheus::MetricFamily> out;
+
+  auto requests = Family("drover_http_requests_total",
+                         "HTTP requests answered to clients, by status code.", MetricType::Counter);
+  for (int code = 100; code < 600; ++code) {
+    uint64_t sum = 0;
+    for (const ThreadStats* t : threads_) sum += Load(t->requests_by_code_[code]);
+    if (sum == 0) continue;
+    requests.metric.push_back(
+        Sample(static_cast<double>(sum), {{"code", absl::StrCat(code)}}, MetricType::Counter));
+  }
+  out.push_back(std::move(requests));
+
+  auto latency = Family("drover_http_request_duration_seconds",
+                        "Time from a request head's arrival to the end of its response.",
+                        MetricType::Histogram);
+  prometheus::ClientMetric histogram;
+  uint64_t cumulative = 0;
+  uint64_t sum_ns = 0;
+  for (size_t b = 0; b <= kLatencyBuckets.size(); ++b) {
+    for (const ThreadStats* t : threads_) cumulative += Load(t->latency_buckets_[b]);
+    prometheus::ClientMetric::Bucket bucket;
+    bucket.cumulative_count = cumulative;
+    bucket.upper_bound = b < kLatencyBuckets.size() ? kLatencyBuckets[b]
+                                                    : std::numeric_limits<double>::infinity();
+    histogram.histogram.bucket.push_back(bucket);
+  }
+  for (const ThreadStats* t : threads_) sum_ns += Load(t->latency_sum_ns_);
+  histogram.histogram.sample_count = cumulative;
+  histogram.histogram.sample_sum = static_cast<double>(sum_ns) * 1e-9;
+  latency.metric.push_back(std::move(histogram));
+  out.push_back(std::move(latency));
+
+  auto active = Family("drover_active_connections", "Client connections open now.",
+                       MetricType::Gauge);
+  uint64_t open = 0;
+  for (const ThreadStats* t : threads_) open += Load(t->active_connections_);
+  active.metric.push_back(
+      Sample(static_cast<double>(static_cast<int64_t>(open)), {}, MetricType::Gauge));
+  out.push_back(std::move(active));
+
+  auto outstanding = Family("drover_backend_outstanding_requests",
+                            "Requests sent to a backend and not yet answered.", MetricType::Gauge);
+  auto up = Family("drover_backend_up", "1 when the backend passes health checks.",
+                   MetricType::Gauge);
+  for (size_t b = 0; b < backends_.size(); ++b) {
+    uint64_t n = 0;
+    for (const ThreadStats* t : threads_) n += Load(t->outstanding_[b]);
+    outstanding.metric.push_back(Sample(static_cast<double>(static_cast<int64_t>(n)),
+                                        {{"backend", backends_[b].name}}, MetricType::Gauge));
+    up.metric.push_back(Sample(backends_[b].up->load(std::memory_order_relaxed) ? 1 : 0,
+                               {{"backend", backends_[b].name}}, MetricType::Gauge));
+  }
+  out.push_back(std::move(outstanding));
+  out.push_back(std::move(up));
+
+  auto bytes = Family("drover_bytes_total", "Bytes moved, by peer and direction.",
+                      MetricType::Counter);
+  struct Row {
+    const char* peer;
+    const char* direction;
+    ThreadStats::Counter ThreadStats::*field;
+  };
+  static constexpr Row kRows[] = {{"client", "received", &ThreadStats::client_received_},
+                                  {"client", "sent", &ThreadStats::client_sent_},
+                                  {"backend", "received", &ThreadStats::backend_received_},
+                                  {"backend", "sent", &ThreadStats::backend_sent_}};
+  for (const Row& row : kRows) {
+    uint64_t n = 0;
+    for (const ThreadStats* t : threads_) n += Load(t->*row.field);
+    bytes.metric.push_back(Sample(static_cast<double>(n),
+                                  {{"direction", row.direction}, {"peer", row.peer}},
+                                  MetricType::Counter));
+  }
+  out.push_back(std::move(bytes));
+
+  auto errors = Family("drover_errors_total", "Failed requests and connections, by reason.",
+                       MetricType::Counter);
+  for (size_t r = 0; r < static_cast<size_t>(ErrorReason::kCount); ++r) {
+    uint64_t n = 0;
+    for (const ThreadStats* t : threads_) n += Load(t->errors_[r]);
+    errors.metric.push_back(
+        Sample(static_cast<double>(n),
+               {{"reason", std::string(ErrorReasonName(static_cast<ErrorReason>(r)))}},
+               MetricType::Counter));
+  }
+  out.push_back(std::move(errors));
+  return out;
+}
+
+}  // namespace drover::metrics

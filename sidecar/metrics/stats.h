@@ -1,0 +1,121 @@
+// Per-thread statistics and their Prometheus exposition.
+//
+// Each event-loop thread owns one ThreadStats and is its only writer, so counting on the
+// request path is a plain load and store of a relaxed atomic: no lock and no shared cache
+// line. The admin thread reads every ThreadStats when /metrics is scraped and sums them
+// (StatsCollector is a prometheus::Collectable, serialized by prometheus-cpp).
+#ifndef DROVER_SIDECAR_METRICS_STATS_H_
+#define DROVER_SIDECAR_METRICS_STATS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "prometheus/collectable.h"
+
+namespace drover::metrics {
+
+// Why a request or connection failed; the `reason` label of drover_errors_total.
+enum class ErrorReason : uint8_t {
+  kBadRequest,        // request failed to parse (400)
+  kHeadTooLarge,      // 431
+  kClientTimeout,     // request head not received in time (408)
+  kIdleTimeout,       // keep-alive connection closed after idling (not an error for the client)
+  kClientReset,       // client went away mid-request
+  kMaxConnections,    // connection refused at accept
+  kBackendRefused,    // connect failed
+  kBackendConnectTimeout,
+  kBackendResponseTimeout,  // 504
+  kBackendReset,      // backend closed or reset mid-response
+  kBadResponse,       // backend response failed to parse (502)
+  kNoBackend,         // none up (503)
+  kRetried,           // request retried on another backend
+  kCount,
+};
+std::string_view ErrorReasonName(ErrorReason reason);
+
+// Upper bounds in seconds of drover_http_request_duration_seconds.
+inline constexpr std::array<double, 16> kLatencyBuckets = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+    0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+
+class ThreadStats {
+ public:
+  explicit ThreadStats(size_t backend_count);
+
+  void CountRequest(int status, int64_t duration_ns) {
+    if (status < 100 || status > 599) status = 599;
+    Add(requests_by_code_[status], 1);
+    double seconds = static_cast<double>(duration_ns) * 1e-9;
+    size_t bucket = 0;
+    while (bucket < kLatencyBuckets.size() && seconds > kLatencyBuckets[bucket]) ++bucket;
+    Add(latency_buckets_[bucket], 1);
+    Add(latency_sum_ns_, static_cast<uint64_t>(duration_ns));
+  }
+  void CountError(ErrorReason reason) { Add(errors_[static_cast<size_t>(reason)], 1); }
+  void AddClientBytes(uint64_t received, uint64_t sent) {
+    Add(client_received_, received);
+    Add(client_sent_, sent);
+  }
+  void AddBackendBytes(uint64_t received, uint64_t sent) {
+    Add(backend_received_, received);
+    Add(backend_sent_, sent);
+  }
+  void ConnectionOpened() { Add(active_connections_, 1); }
+  void ConnectionClosed() { Sub(active_connections_, 1); }
+
+  // Outstanding requests per backend: also what this thread's least-connections balancer
+  // reads, so a thread balances on its own counts without touching another thread's.
+  int64_t outstanding(size_t backend) const {
+    return static_cast<int64_t>(outstanding_[backend].load(std::memory_order_relaxed));
+  }
+  void RequestStarted(size_t backend) { Add(outstanding_[backend], 1); }
+  void RequestFinished(size_t backend) { Sub(outstanding_[backend], 1); }
+
+ private:
+  friend class StatsCollector;
+  using Counter = std::atomic<uint64_t>;
+  // Single writer: a relaxed load and store, not a locked read-modify-write.
+  static void Add(Counter& c, uint64_t n) {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  static void Sub(Counter& c, uint64_t n) {
+    c.store(c.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+  }
+
+  std::array<Counter, 600> requests_by_code_{};
+  std::array<Counter, kLatencyBuckets.size() + 1> latency_buckets_{};
+  Counter latency_sum_ns_{0};
+  std::array<Counter, static_cast<size_t>(ErrorReason::kCount)> errors_{};
+  Counter client_received_{0};
+  Counter client_sent_{0};
+  Counter backend_received_{0};
+  Counter backend_sent_{0};
+  Counter active_connections_{0};  // wraps below zero per thread; the sum is exact
+  std::unique_ptr<Counter[]> outstanding_;
+};
+
+// Where the collector learns backend names and health.
+struct BackendInfo {
+  std::string name;
+  const std::atomic<bool>* up;
+};
+
+class StatsCollector : public prometheus::Collectable {
+ public:
+  StatsCollector(std::vector<const ThreadStats*> threads, std::vector<BackendInfo> backends)
+      : threads_(std::move(threads)), backends_(std::move(backends)) {}
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  std::vector<const ThreadStats*> threads_;
+  std::vector<BackendInfo> backends_;
+};
+
+}  // namespace drover::metrics
+
+#endif  // DROVER_SIDECAR_METRICS_STATS_H_

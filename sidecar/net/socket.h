@@ -1,0 +1,56 @@
+// Socket addresses and the few socket calls the sidecar makes, with errors as absl::Status.
+//
+//   absl::StatusOr<SocketAddress> addr = SocketAddress::Parse("127.0.0.1:8080");
+//   absl::StatusOr<int> fd = ListenReusePort(*addr, /*backlog=*/4096);
+#ifndef DROVER_SIDECAR_NET_SOCKET_H_
+#define DROVER_SIDECAR_NET_SOCKET_H_
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace drover::net {
+
+// An IPv4 or IPv6 address with a port.
+class SocketAddress {
+ public:
+  SocketAddress() = default;
+  // Accepts "HOST:PORT" (HOST an IPv4 literal or "localhost") and "[V6]:PORT".
+  static absl::StatusOr<SocketAddress> Parse(std::string_view text);
+  static SocketAddress FromSockaddr(const sockaddr* sa, socklen_t len);
+
+  const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&storage_); }
+  socklen_t length() const { return length_; }
+  int family() const { return storage_.ss_family; }
+  uint16_t port() const;
+  void set_port(uint16_t port);
+  // "127.0.0.1" or "::1"
+  std::string HostString() const;
+  // "127.0.0.1:80" or "[::1]:80"
+  std::string ToString() const;
+
+ private:
+  sockaddr_storage storage_{};
+  socklen_t length_ = 0;
+};
+
+// A non-blocking listening socket with SO_REUSEADDR and SO_REUSEPORT, so every event-loop
+// thread can own one listener on the same address and the kernel spreads connections.
+absl::StatusOr<int> ListenReusePort(const SocketAddress& address, int backlog);
+// The address a bound socket really has (for port 0).
+absl::StatusOr<SocketAddress> LocalAddress(int fd);
+// Starts a non-blocking connect; `in_progress` tells whether it completes later (EPOLLOUT).
+absl::StatusOr<int> ConnectNonBlocking(const SocketAddress& address, bool& in_progress);
+// The pending error of a socket after a non-blocking connect (0 when connected).
+int SocketError(int fd);
+void SetNoDelay(int fd);
+
+}  // namespace drover::net
+
+#endif  // DROVER_SIDECAR_NET_SOCKET_H_

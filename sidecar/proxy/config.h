@@ -1,0 +1,38 @@
+// What the proxy's event-loop threads need to know, built once by main() from flags and
+// read-only afterwards.
+#ifndef DROVER_SIDECAR_PROXY_CONFIG_H_
+#define DROVER_SIDECAR_PROXY_CONFIG_H_
+
+#include <cstdint>
+
+#include "sidecar/balance/balancer.h"
+#include "sidecar/http/parser.h"
+#include "sidecar/net/socket.h"
+
+namespace drover::proxy {
+
+enum class ProxyMode : uint8_t { kHttp, kTcp };
+
+struct ProxyConfig {
+  net::SocketAddress listen;
+  ProxyMode mode = ProxyMode::kHttp;
+  balance::BalanceMode balance = balance::BalanceMode::kLeastConn;
+  int threads = 1;
+  http::ParseLimits limits;
+  int64_t max_connections = 100000;
+  int64_t client_header_timeout_ms = 10000;
+  int64_t idle_timeout_ms = 60000;
+  int64_t connect_timeout_ms = 3000;
+  int64_t response_timeout_ms = 60000;
+  int64_t tunnel_timeout_ms = 3600000;
+  // Pooled backend connections are closed after this long unused: shorter than the usual
+  // backend keep-alive timeout (Node.js: 5 s) so a request rarely meets a closing socket.
+  int64_t upstream_idle_timeout_ms = 4000;
+  // After an error response, how long to read and discard what the client still sends so the
+  // response is not lost to a reset.
+  int64_t linger_ms = 1000;
+};
+
+}  // namespace drover::proxy
+
+#endif  // DROVER_SIDECAR_PROXY_CONFIG_H_

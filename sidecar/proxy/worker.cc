@@ -1,0 +1,124 @@
+#include "sidecar/proxy/worker.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "sidecar/net/socket.h"
+#include "sidecar/proxy/session.h"
+
+namespace drover::proxy {
+
+namespace {
+size_t BlockSize(const ProxyConfig& config) {
+  return std::max<size_t>(16 * 1024, config.limits.max_head_bytes);
+}
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const ProxyConfig& config,
+                                                       const balance::BackendSet& backends,
+                                                       std::atomic<int64_t>* open_connections,
+                                                       int listen_fd, int index) {
+  absl::StatusOr<std::unique_ptr<net::EventLoop>> loop = net::EventLoop::Create();
+  if (!loop.ok()) return loop.status();
+  std::unique_ptr<Worker> worker(new Worker(config, backends, open_connections, listen_fd, index,
+                                            std::move(*loop)));
+  if (absl::Status s = worker->loop_->AddListener(listen_fd, worker.get()); !s.ok()) return s;
+  return worker;
+}
+
+Worker::Worker(const ProxyConfig& config, const balance::BackendSet& backends,
+               std::atomic<int64_t>* open_connections, int listen_fd, int index,
+               std::unique_ptr<net::EventLoop> loop)
+    : config_(config),
+      backends_(backends),
+      open_connections_(open_connections),
+      listen_fd_(listen_fd),
+      loop_(std::move(loop)),
+      buffers_(BlockSize(config), /*max_free=*/1024),
+      stats_(backends.size()),
+      balancer_(balance::MakeBalancer(config.balance, backends, stats_,
+                                      static_cast<uint64_t>(index) * 7919 + 1)),
+      header_timers_(config.client_header_timeout_ms),
+      idle_timers_(config.idle_timeout_ms),
+      connect_timers_(config.connect_timeout_ms),
+      response_timers_(config.response_timeout_ms),
+      tunnel_timers_(config.tunnel_timeout_ms),
+      pool_timers_(config.upstream_idle_timeout_ms),
+      linger_timers_(config.linger_ms),
+      pools_(backends.size()) {
+  for (net::TimerList* list : {&header_timers_, &idle_timers_, &connect_timers_,
+                               &response_timers_, &tunnel_timers_, &pool_timers_,
+                               &linger_timers_}) {
+    loop_->AddTimerList(list);
+  }
+}
+
+Worker::~Worker() {
+  // Sessions and pooled connections close their sockets; the loop frees them.
+  std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
+  for (Session* s : sessions) s->Close();
+  for (auto& pool : pools_) {
+    for (UpstreamConnection* c : pool) c->Destroy();
+    pool.clear();
+  }
+  loop_->FreeDeleted();
+  loop_->Remove(listen_fd_);
+  close(listen_fd_);
+}
+
+void Worker::OnEvents(uint32_t /*events*/) {
+  // Level-triggered listener: take a bounded batch, the rest wakes us again.
+  for (int i = 0; i < 64; ++i) {
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof(peer);
+    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      // EAGAIN: drained. EMFILE and friends: retried on the next wake-up.
+      return;
+    }
+    if (open_connections_->fetch_add(1, std::memory_order_relaxed) >= config_.max_connections) {
+      open_connections_->fetch_sub(1, std::memory_order_relaxed);
+      stats_.CountError(metrics::ErrorReason::kMaxConnections);
+      close(fd);
+      continue;
+    }
+    net::SetNoDelay(fd);
+    std::string ip =
+        net::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&peer), peer_len)
+            .HostString();
+    auto* session = new Session(*this, fd, std::move(ip));
+    sessions_.insert(session);
+    session->Start();
+  }
+}
+
+void Worker::SessionClosed(Session* session) {
+  sessions_.erase(session);
+  loop_->DeleteLater(std::unique_ptr<net::EventHandler>(session));
+}
+
+UpstreamConnection* Worker::TakePooled(size_t backend) {
+  std::vector<UpstreamConnection*>& pool = pools_[backend];
+  if (pool.empty()) return nullptr;
+  UpstreamConnection* connection = pool.back();
+  pool.pop_back();
+  connection->timer_.Cancel();
+  return connection;
+}
+
+void Worker::ReturnToPool(UpstreamConnection* connection) {
+  pools_[connection->backend_].push_back(connection);
+  pool_timers_.Arm(connection->timer_, loop_->now_ms());
+}
+
+void Worker::ForgetPooled(UpstreamConnection* connection) {
+  std::vector<UpstreamConnection*>& pool = pools_[connection->backend_];
+  auto it = std::find(pool.begin(), pool.end(), connection);
+  if (it != pool.end()) pool.erase(it);
+}
+
+}  // namespace drover::proxy

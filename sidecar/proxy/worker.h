@@ -1,0 +1,85 @@
+// One event-loop thread of the proxy: its listener (SO_REUSEPORT), its client sessions, its
+// pools of kept-alive backend connections, its balancer and its statistics. Nothing here is
+// shared with another worker except the immutable config, the backend list with its atomic
+// health flags, and the global connection count checked at accept.
+//
+//   auto worker = Worker::Create(config, backends, &open_connections, listen_fd, /*index=*/0);
+//   std::thread t([&] { (*worker)->Run(); });
+//   (*worker)->Stop();  // from any thread
+#ifndef DROVER_SIDECAR_PROXY_WORKER_H_
+#define DROVER_SIDECAR_PROXY_WORKER_H_
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "sidecar/balance/balancer.h"
+#include "sidecar/http/parser.h"
+#include "sidecar/metrics/stats.h"
+#include "sidecar/net/buffer.h"
+#include "sidecar/net/event_loop.h"
+#include "sidecar/net/timer_list.h"
+#include "sidecar/proxy/config.h"
+
+namespace drover::proxy {
+
+class Session;
+class UpstreamConnection;
+
+class Worker : public net::EventHandler {
+ public:
+  static absl::StatusOr<std::unique_ptr<Worker>> Create(const ProxyConfig& config,
+                                                        const balance::BackendSet& backends,
+                                                        std::atomic<int64_t>* open_connections,
+                                                        int listen_fd, int index);
+  ~Worker() override;
+
+  void Run() { loop_->Run(); }
+  void Stop() { loop_->Stop(); }
+
+  const metrics::ThreadStats& stats() const { return stats_; }
+
+  // Listener readiness.
+  void OnEvents(uint32_t events) override;
+
+ private:
+  friend class Session;
+  friend class UpstreamConnection;
+  Worker(const ProxyConfig& config, const balance::BackendSet& backends,
+         std::atomic<int64_t>* open_connections, int listen_fd, int index,
+         std::unique_ptr<net::EventLoop> loop);
+
+  // A kept-alive connection to `backend`, or nullptr.
+  UpstreamConnection* TakePooled(size_t backend);
+  void ReturnToPool(UpstreamConnection* connection);
+  void ForgetPooled(UpstreamConnection* connection);
+  void SessionClosed(Session* session);
+
+  const ProxyConfig& config_;
+  const balance::BackendSet& backends_;
+  std::atomic<int64_t>* open_connections_;
+  int listen_fd_;
+  std::unique_ptr<net::EventLoop> loop_;
+  net::BufferPool buffers_;
+  metrics::ThreadStats stats_;
+  std::unique_ptr<balance::Balancer> balancer_;
+  net::TimerList header_timers_;
+  net::TimerList idle_timers_;
+  net::TimerList connect_timers_;
+  net::TimerList response_timers_;
+  net::TimerList tunnel_timers_;
+  net::TimerList pool_timers_;
+  net::TimerList linger_timers_;
+  // Pooled connections per backend, most recently used last (taken first).
+  std::vector<std::vector<UpstreamConnection*>> pools_;
+  absl::flat_hash_set<Session*> sessions_;
+  // Parse scratch space, reused by every session of this thread (a head is ~8 KiB of views).
+  http::RequestHead request_head_;
+  http::ResponseHead response_head_;
+};
+
+}  // namespace drover::proxy
+
+#endif  // DROVER_SIDECAR_PROXY_WORKER_H_
