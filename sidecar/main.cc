@@ -1,10 +1,10 @@
 // drover-sidecar: parses flags and wires the proxy together. See docs/sidecar-cli.md.
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <sys/resource.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -29,8 +29,7 @@
 #include "sidecar/proxy/worker.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8080", "Public listener, HOST:PORT or [V6]:PORT.");
-ABSL_FLAG(std::string, backends, "",
-          "Comma-separated HOST:PORT backends to proxy to (required).");
+ABSL_FLAG(std::string, backends, "", "Comma-separated HOST:PORT backends to proxy to (required).");
 ABSL_FLAG(std::string, mode, "http",
           "http: HTTP/1.1 with WebSocket/Upgrade tunnels; tcp: plain TCP relay.");
 ABSL_FLAG(std::string, balance, "leastconn",
@@ -128,7 +127,8 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> storage;
   std::vector<char*> args = NormalizeFlagNames(argc, argv, storage);
-  std::vector<char*> positional = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   if (positional.size() > 1) {
     Die(absl::StrCat("unexpected argument '", positional[1],
                      "' (running a command after -- is not supported yet)"));
@@ -234,6 +234,7 @@ int main(int argc, char** argv) {
   std::vector<const drover::metrics::ThreadStats*> thread_stats;
   for (const auto& w : workers) thread_stats.push_back(&w->stats());
   std::vector<drover::metrics::BackendInfo> backend_info;
+  backend_info.reserve((*backends)->size());
   for (size_t i = 0; i < (*backends)->size(); ++i) {
     backend_info.push_back({(**backends)[i].name, &(**backends)[i].up});
   }
@@ -255,6 +256,7 @@ int main(int argc, char** argv) {
   }
 
   std::vector<std::thread> loops;
+  loops.reserve(workers.size());
   for (auto& worker : workers) loops.emplace_back([w = worker.get()] { w->Run(); });
 
   std::fprintf(stderr, "drover-sidecar: listening on %s (%s, %d threads, %s)\n",

@@ -2,10 +2,10 @@
 
 #include <poll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
@@ -43,14 +43,14 @@ void WriteAll(int fd, std::string_view data) {
 
 std::string Reply(int status, std::string_view content_type, std::string_view body,
                   bool head_only) {
-  std::string out = absl::StrCat("HTTP/1.1 ", status, " ",
-                                 status == 200   ? "OK"
-                                 : status == 404 ? "Not Found"
-                                 : status == 405 ? "Method Not Allowed"
-                                                 : AsAbsl(drover::http::StatusReason(status)),
-                                 "\r\nContent-Type: ", AsAbsl(content_type),
-                                 "\r\nContent-Length: ", body.size(),
-                                 "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n");
+  std::string out =
+      absl::StrCat("HTTP/1.1 ", status, " ",
+                   status == 200   ? "OK"
+                   : status == 404 ? "Not Found"
+                   : status == 405 ? "Method Not Allowed"
+                                   : AsAbsl(drover::http::StatusReason(status)),
+                   "\r\nContent-Type: ", AsAbsl(content_type), "\r\nContent-Length: ", body.size(),
+                   "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n");
   if (!head_only) out.append(body);
   return out;
 }
@@ -131,8 +131,8 @@ void AdminServer::ServeConnection(int fd) {
   if (path_known) {
     WriteAll(fd, Reply(405, "text/plain", "method not allowed\n", head_only));
   } else {
-    WriteAll(fd, Reply(404, "text/plain", "not found: try /metrics, /healthz or /readyz\n",
-                       head_only));
+    WriteAll(fd,
+             Reply(404, "text/plain", "not found: try /metrics, /healthz or /readyz\n", head_only));
   }
 }
 

@@ -1,10 +1,10 @@
 #include "sidecar/balance/balancer.h"
 
 #include "absl/random/random.h"
-#include "common/strings.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/strings.h"
 
 namespace drover::balance {
 

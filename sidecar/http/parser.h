@@ -55,7 +55,7 @@ enum class ParseError : uint8_t {
   kObsFold,
   kBareCr,
   kBareLf,
-  kHeadTooLarge,   // 431
+  kHeadTooLarge,    // 431
   kTooManyHeaders,  // 431
   kMissingHost,
   kDuplicateHost,
@@ -138,7 +138,7 @@ struct RequestHead : MessageHead {
   Method method = Method::kGet;
   std::string_view method_text;
   std::string_view target;
-  std::string_view host;  // value of the single Host field, empty for HTTP/1.0 without Host
+  std::string_view host;         // value of the single Host field, empty for HTTP/1.0 without Host
   bool expect_continue = false;  // "Expect: 100-continue" (case-insensitive)
 };
 

@@ -1,8 +1,8 @@
 #include "sidecar/http/rewrite.h"
 
 #include "absl/container/inlined_vector.h"
-#include "common/strings.h"
 #include "absl/strings/str_cat.h"
+#include "common/strings.h"
 
 namespace drover::http {
 
@@ -13,8 +13,7 @@ bool IsHopByHopField(std::string_view name) {
     case 7:
       return EqualsIgnoreCase(name, "upgrade") || EqualsIgnoreCase(name, "trailer");
     case 10:
-      return EqualsIgnoreCase(name, "connection") ||
-             EqualsIgnoreCase(name, "keep-alive");
+      return EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "keep-alive");
     case 16:
       return EqualsIgnoreCase(name, "proxy-connection");
     case 17:

@@ -26,8 +26,7 @@ struct ForwardingInfo {
 // Appends the head to send upstream. HTTP/1.1 requests go out as HTTP/1.1 (the upstream
 // connection is kept alive by default); HTTP/1.0 requests go out as HTTP/1.0 with
 // "Connection: keep-alive" so the backend answers in a framing a 1.0 client understands.
-void AppendRequestHead(const RequestHead& head, const ForwardingInfo& forwarding,
-                       std::string& out);
+void AppendRequestHead(const RequestHead& head, const ForwardingInfo& forwarding, std::string& out);
 
 // Appends the head to send to the client. `keep_alive` says whether the client connection
 // stays open after this response; `client_version_minor` is the client's HTTP/1.x.

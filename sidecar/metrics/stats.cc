@@ -95,8 +95,8 @@ std::vector<prometheus::MetricFamily> StatsCollector::Collect() const {
     for (const ThreadStats* t : threads_) cumulative += Load(t->latency_buckets_[b]);
     prometheus::ClientMetric::Bucket bucket;
     bucket.cumulative_count = cumulative;
-    bucket.upper_bound = b < kLatencyBuckets.size() ? kLatencyBuckets[b]
-                                                    : std::numeric_limits<double>::infinity();
+    bucket.upper_bound =
+        b < kLatencyBuckets.size() ? kLatencyBuckets[b] : std::numeric_limits<double>::infinity();
     histogram.histogram.bucket.push_back(bucket);
   }
   for (const ThreadStats* t : threads_) sum_ns += Load(t->latency_sum_ns_);
@@ -105,8 +105,8 @@ std::vector<prometheus::MetricFamily> StatsCollector::Collect() const {
   latency.metric.push_back(std::move(histogram));
   out.push_back(std::move(latency));
 
-  auto active = Family("drover_active_connections", "Client connections open now.",
-                       MetricType::Gauge);
+  auto active =
+      Family("drover_active_connections", "Client connections open now.", MetricType::Gauge);
   uint64_t open = 0;
   for (const ThreadStats* t : threads_) open += Load(t->active_connections_);
   active.metric.push_back(
@@ -115,8 +115,8 @@ std::vector<prometheus::MetricFamily> StatsCollector::Collect() const {
 
   auto outstanding = Family("drover_backend_outstanding_requests",
                             "Requests sent to a backend and not yet answered.", MetricType::Gauge);
-  auto up = Family("drover_backend_up", "1 when the backend passes health checks.",
-                   MetricType::Gauge);
+  auto up =
+      Family("drover_backend_up", "1 when the backend passes health checks.", MetricType::Gauge);
   for (size_t b = 0; b < backends_.size(); ++b) {
     uint64_t n = 0;
     for (const ThreadStats* t : threads_) n += Load(t->outstanding_[b]);
@@ -128,8 +128,8 @@ std::vector<prometheus::MetricFamily> StatsCollector::Collect() const {
   out.push_back(std::move(outstanding));
   out.push_back(std::move(up));
 
-  auto bytes = Family("drover_bytes_total", "Bytes moved, by peer and direction.",
-                      MetricType::Counter);
+  auto bytes =
+      Family("drover_bytes_total", "Bytes moved, by peer and direction.", MetricType::Counter);
   struct Row {
     const char* peer;
     const char* direction;

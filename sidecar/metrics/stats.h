@@ -21,19 +21,19 @@ namespace drover::metrics {
 
 // Why a request or connection failed; the `reason` label of drover_errors_total.
 enum class ErrorReason : uint8_t {
-  kBadRequest,        // request failed to parse (400)
-  kHeadTooLarge,      // 431
-  kClientTimeout,     // request head not received in time (408)
-  kIdleTimeout,       // keep-alive connection closed after idling (not an error for the client)
-  kClientReset,       // client went away mid-request
-  kMaxConnections,    // connection refused at accept
-  kBackendRefused,    // connect failed
+  kBadRequest,      // request failed to parse (400)
+  kHeadTooLarge,    // 431
+  kClientTimeout,   // request head not received in time (408)
+  kIdleTimeout,     // keep-alive connection closed after idling (not an error for the client)
+  kClientReset,     // client went away mid-request
+  kMaxConnections,  // connection refused at accept
+  kBackendRefused,  // connect failed
   kBackendConnectTimeout,
   kBackendResponseTimeout,  // 504
-  kBackendReset,      // backend closed or reset mid-response
-  kBadResponse,       // backend response failed to parse (502)
-  kNoBackend,         // none up (503)
-  kRetried,           // request retried on another backend
+  kBackendReset,            // backend closed or reset mid-response
+  kBadResponse,             // backend response failed to parse (502)
+  kNoBackend,               // none up (503)
+  kRetried,                 // request retried on another backend
   kCount,
 };
 std::string_view ErrorReasonName(ErrorReason reason);

@@ -22,8 +22,7 @@ namespace drover::net {
 
 class BufferPool {
  public:
-  BufferPool(size_t block_size, size_t max_free)
-      : block_size_(block_size), max_free_(max_free) {}
+  BufferPool(size_t block_size, size_t max_free) : block_size_(block_size), max_free_(max_free) {}
   BufferPool(const BufferPool&) = delete;
   BufferPool& operator=(const BufferPool&) = delete;
   ~BufferPool() {

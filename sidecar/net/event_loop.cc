@@ -1,10 +1,10 @@
 #include "sidecar/net/event_loop.h"
 
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 
 namespace drover::net {
 

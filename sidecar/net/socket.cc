@@ -22,7 +22,8 @@ absl::StatusOr<SocketAddress> SocketAddress::Parse(std::string_view text) {
   if (!text.empty() && text.front() == '[') {
     size_t close = text.find(']');
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return absl::InvalidArgumentError(absl::StrCat("bad address '", AsAbsl(text), "': want [V6]:PORT"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad address '", AsAbsl(text), "': want [V6]:PORT"));
     }
     host = text.substr(1, close - 1);
     port_text = text.substr(close + 2);
@@ -30,7 +31,8 @@ absl::StatusOr<SocketAddress> SocketAddress::Parse(std::string_view text) {
   } else {
     size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("bad address '", AsAbsl(text), "': want HOST:PORT"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad address '", AsAbsl(text), "': want HOST:PORT"));
     }
     host = text.substr(0, colon);
     port_text = text.substr(colon + 1);

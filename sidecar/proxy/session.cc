@@ -2,10 +2,10 @@
 
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
@@ -121,7 +121,10 @@ void Session::Start() {
     phase_ = Phase::kTunnel;
     response_started_ = true;  // nothing to answer with in TCP mode: failures just close
     ArmClientTimer(ClientTimer::kTunnel);
-    ConnectBackend(-1);
+    if (!ConnectBackend(-1)) {
+      worker_.stats_.CountError(ErrorReason::kNoBackend);
+      Close();
+    }
     return;
   }
   ArmClientTimer(ClientTimer::kHeader);
@@ -469,10 +472,10 @@ bool Session::ParseRequest() {
   }
   if (r.status == http::ParseStatus::kError) {
     int status = http::ParseErrorStatus(r.error);
-    ErrorReason reason =
-        status == 431 ? ErrorReason::kHeadTooLarge : ErrorReason::kBadRequest;
+    ErrorReason reason = status == 431 ? ErrorReason::kHeadTooLarge : ErrorReason::kBadRequest;
     worker_.stats_.CountError(reason);
-    FailRequest(status, absl::StrCat("bad request: ", AsAbsl(http::ParseErrorName(r.error))), reason);
+    FailRequest(status, absl::StrCat("bad request: ", AsAbsl(http::ParseErrorName(r.error))),
+                reason);
     client_keep_alive_ = false;
     return true;
   }
@@ -491,11 +494,10 @@ void Session::StartRequest(const http::RequestHead& head) {
   request_validated_ = 0;
   request_body_forwarded_ = 0;
   request_chunked_.Reset();
-  request_body_state_ =
-      (head.body == http::BodyKind::kNone ||
-       (head.body == http::BodyKind::kLength && head.content_length == 0))
-          ? RequestBody::kDone
-          : RequestBody::kStreaming;
+  request_body_state_ = (head.body == http::BodyKind::kNone ||
+                         (head.body == http::BodyKind::kLength && head.content_length == 0))
+                            ? RequestBody::kDone
+                            : RequestBody::kStreaming;
   response_state_ = Response::kAwaitingHead;
   response_started_ = false;
   response_head_.clear();
@@ -514,15 +516,12 @@ void Session::StartRequest(const http::RequestHead& head) {
   http::AppendRequestHead(head, {.client_ip = peer_ip_, .proto = "http"}, request_head_);
   request_head_sent_ = 0;
   in_.Consume(head.head_bytes, worker_.buffers_);
-  ConnectBackend(-1);
+  if (!ConnectBackend(-1)) FailRequest(503, "no backend is up", ErrorReason::kNoBackend);
 }
 
-void Session::ConnectBackend(int exclude) {
+bool Session::ConnectBackend(int exclude) {
   int b = worker_.balancer_->Pick(exclude);
-  if (b < 0) {
-    FailRequest(503, "no backend is up", ErrorReason::kNoBackend);
-    return;
-  }
+  if (b < 0) return false;
   backend_ = b;
   worker_.stats_.RequestStarted(static_cast<size_t>(b));
   outstanding_ = true;
@@ -533,13 +532,13 @@ void Session::ConnectBackend(int exclude) {
         net::ConnectNonBlocking(worker_.backends_[static_cast<size_t>(b)].address, in_progress);
     if (!fd.ok()) {
       OnUpstreamFailure(ErrorReason::kBackendRefused);
-      return;
+      return true;  // answered (retried or failed) by OnUpstreamFailure
     }
     connection = new UpstreamConnection(worker_, *fd, static_cast<size_t>(b), in_progress);
     if (!worker_.loop_->Add(*fd, connection).ok()) {
       connection->Destroy();
       OnUpstreamFailure(ErrorReason::kBackendRefused);
-      return;
+      return true;
     }
   }
   connection->owner_ = this;
@@ -549,6 +548,7 @@ void Session::ConnectBackend(int exclude) {
   } else if (phase_ == Phase::kForward) {
     worker_.response_timers_.Arm(connection->timer_, worker_.loop_->now_ms());
   }
+  return true;
 }
 
 void Session::EndOutstanding() {
@@ -592,8 +592,7 @@ void Session::OnUpstreamFailure(ErrorReason reason) {
     if (connect_failed && !retried_) {
       retried_ = true;
       worker_.stats_.CountError(ErrorReason::kRetried);
-      ConnectBackend(backend_);
-      return;
+      if (ConnectBackend(backend_)) return;
     }
     Close();
     return;
@@ -609,12 +608,13 @@ void Session::OnUpstreamFailure(ErrorReason reason) {
   if (!retried_ && request_body_forwarded_ == 0 && safe &&
       reason != ErrorReason::kBackendResponseTimeout) {
     retried_ = true;
-    worker_.stats_.CountError(ErrorReason::kRetried);
     request_head_sent_ = 0;
     // A kept-alive connection the backend had just closed says nothing about the backend:
     // the same one may be tried again on a fresh connection.
-    ConnectBackend(connect_failed || !was_reused ? backend_ : -1);
-    return;
+    if (ConnectBackend(connect_failed || !was_reused ? backend_ : -1)) {
+      worker_.stats_.CountError(ErrorReason::kRetried);
+      return;
+    }
   }
   switch (reason) {
     case ErrorReason::kBackendRefused:

@@ -79,7 +79,9 @@ class Session : public net::EventHandler, public net::TimerHandler {
   bool ParseRequest();
   bool ParseResponse();
   void StartRequest(const http::RequestHead& head);
-  void ConnectBackend(int exclude);
+  // Picks a backend and starts using a pooled or new connection to it; false when no backend
+  // is up. A connect that fails at once is handled (retried or answered) before returning.
+  bool ConnectBackend(int exclude);
   void FinishRequest();
   void FailRequest(int status, std::string_view text, metrics::ErrorReason reason);
   void OnUpstreamFailure(metrics::ErrorReason reason);

@@ -23,8 +23,8 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const ProxyConfig& config
                                                        int listen_fd, int index) {
   absl::StatusOr<std::unique_ptr<net::EventLoop>> loop = net::EventLoop::Create();
   if (!loop.ok()) return loop.status();
-  std::unique_ptr<Worker> worker(new Worker(config, backends, open_connections, listen_fd, index,
-                                            std::move(*loop)));
+  std::unique_ptr<Worker> worker(
+      new Worker(config, backends, open_connections, listen_fd, index, std::move(*loop)));
   if (absl::Status s = worker->loop_->AddListener(listen_fd, worker.get()); !s.ok()) return s;
   return worker;
 }
@@ -49,9 +49,8 @@ Worker::Worker(const ProxyConfig& config, const balance::BackendSet& backends,
       pool_timers_(config.upstream_idle_timeout_ms),
       linger_timers_(config.linger_ms),
       pools_(backends.size()) {
-  for (net::TimerList* list : {&header_timers_, &idle_timers_, &connect_timers_,
-                               &response_timers_, &tunnel_timers_, &pool_timers_,
-                               &linger_timers_}) {
+  for (net::TimerList* list : {&header_timers_, &idle_timers_, &connect_timers_, &response_timers_,
+                               &tunnel_timers_, &pool_timers_, &linger_timers_}) {
     loop_->AddTimerList(list);
   }
 }
@@ -88,8 +87,7 @@ void Worker::OnEvents(uint32_t /*events*/) {
     }
     net::SetNoDelay(fd);
     std::string ip =
-        net::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&peer), peer_len)
-            .HostString();
+        net::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&peer), peer_len).HostString();
     auto* session = new Session(*this, fd, std::move(ip));
     sessions_.insert(session);
     session->Start();
