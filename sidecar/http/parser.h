@@ -150,14 +150,17 @@ struct ResponseHead : MessageHead {
 // Parses the request head at the start of `data`. kIncomplete when the head has not ended yet
 // (and is still within limits). On kComplete, `head.head_bytes` bytes are the head; the body
 // (per head.body) follows. Errors are found as early as the bytes allow: a bare LF or an
-// invalid request line is reported before the head ends.
+// invalid request line is reported before the head ends. Empty lines before the request line
+// are skipped (RFC 9112 2.2) and counted in head_bytes. Each call parses from the start of
+// `data`: no state is kept between calls.
 ParseResult ParseRequestHead(std::string_view data, const ParseLimits& limits, RequestHead& head);
 
 // Parses a response head. `request_method` decides framing (HEAD, CONNECT). 1xx heads other
 // than 101 parse with body == kNone: the caller relays them and parses the next head.
 // Responses are checked as strictly as requests except that repeated Content-Length fields with
 // one identical value are accepted (RFC 9112 6.3), and any Transfer-Encoding whose final coding
-// is not chunked means kUntilClose. Content-Length with Transfer-Encoding is an error.
+// is not chunked means kUntilClose. Content-Length with Transfer-Encoding, and Transfer-Encoding
+// on an HTTP/1.0 response (RFC 9112 6.1: faulty framing), are errors.
 ParseResult ParseResponseHead(std::string_view data, const ParseLimits& limits,
                               Method request_method, ResponseHead& head);
 
