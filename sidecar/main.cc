@@ -1,12 +1,10 @@
 // drover-sidecar: parses flags and wires the proxy together. See docs/sidecar-cli.md.
-#include <pthread.h>
 #include <sched.h>
-#include <sys/resource.h>
 
-#include <atomic>
-#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,18 +13,16 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "prometheus/registry.h"
-#include "prometheus/text_serializer.h"
-#include "sidecar/admin/admin_server.h"
 #include "sidecar/balance/balancer.h"
-#include "sidecar/balance/health_checker.h"
-#include "sidecar/metrics/stats.h"
 #include "sidecar/net/socket.h"
 #include "sidecar/proxy/config.h"
-#include "sidecar/proxy/worker.h"
+#include "sidecar/sidecar.h"
+#include "sidecar/supervisor/cpus.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8080", "Public listener, HOST:PORT or [V6]:PORT.");
 ABSL_FLAG(std::string, backends, "", "Comma-separated HOST:PORT backends to proxy to (required).");
@@ -55,7 +51,39 @@ ABSL_FLAG(absl::Duration, upstream_idle_timeout, absl::Seconds(4),
           "Pooled backend connections unused this long are closed (keep it below the "
           "backend's keep-alive timeout: Node.js closes after 5s).");
 ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(2),
-          "Active TCP health-check period per backend.");
+          "Active TCP health-check period per backend (proxy-only mode).");
+ABSL_FLAG(absl::Duration, drain_delay, absl::Seconds(5),
+          "On SIGTERM: keep serving, with /readyz failing, this long before closing the listener.");
+ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(30),
+          "On SIGTERM or SIGINT: exit within this, whatever is left.");
+
+// Supervisor mode: drover-sidecar [flags] -- CMD ARGS...
+ABSL_FLAG(std::string, workers, "auto",
+          "Worker processes to run: N, or auto (CPUs usable under affinity and cgroup limits).");
+ABSL_FLAG(int, worker_port_base, 3000,
+          "PORT of worker slot 0; slots use base..base+N-1, replacements base+N..base+2N-1.");
+ABSL_FLAG(std::string, worker_host, "127.0.0.1", "Address the workers listen on.");
+ABSL_FLAG(bool, pin, true, "Pin each worker to its own CPU (SMT siblings last).");
+ABSL_FLAG(std::string, ready_path, "",
+          "If set, a worker is ready once GET of this path answers 2xx; else once its port "
+          "accepts connections.");
+ABSL_FLAG(absl::Duration, start_timeout, absl::Seconds(30),
+          "A worker not ready within this is killed (a reload then keeps the old process).");
+ABSL_FLAG(absl::Duration, kill_timeout, absl::Seconds(5),
+          "SIGTERM, then SIGKILL to a worker's process group after this.");
+ABSL_FLAG(absl::Duration, restart_delay, absl::Milliseconds(100),
+          "Respawn delay after the second consecutive crash (the first respawns at once); x1.5 "
+          "per further crash up to 15s; reset after 30s up.");
+ABSL_FLAG(int, restart_burst, 10,
+          "More crashes than this within --restart-interval mark the slot failed.");
+ABSL_FLAG(absl::Duration, restart_interval, absl::Seconds(60), "Window of --restart-burst.");
+ABSL_FLAG(int64_t, max_requests, 0, "Recycle a worker after this many responses; 0 = off.");
+ABSL_FLAG(std::string, max_memory, "0",
+          "Recycle a worker whose RSS exceeds this (bytes, or 512M, 1G); 0 = off.");
+ABSL_FLAG(absl::Duration, max_age, absl::ZeroDuration(),
+          "Recycle a worker older than this; 0 = off.");
+ABSL_FLAG(std::string, log_format, "text",
+          "Worker output: text ([worker i] line) or json (one object per line).");
 
 namespace {
 
@@ -97,12 +125,36 @@ int AvailableCpus() {
   return n > 0 ? n : 1;
 }
 
-void RaiseFileLimit() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
+// "1073741824", "512M", "512MiB", "1G", "64k": powers of 1024.
+std::optional<uint64_t> ParseBytes(std::string text) {
+  if (text.empty()) return std::nullopt;
+  uint64_t multiplier = 1;
+  std::string lower = absl::AsciiStrToLower(text);
+  for (const char* suffix : {"ib", "b"}) {
+    if (absl::EndsWith(lower, suffix) && lower.size() > strlen(suffix)) {
+      lower.resize(lower.size() - strlen(suffix));
+      break;
+    }
   }
+  switch (lower.back()) {
+    case 'k':
+      multiplier = 1ULL << 10;
+      break;
+    case 'm':
+      multiplier = 1ULL << 20;
+      break;
+    case 'g':
+      multiplier = 1ULL << 30;
+      break;
+    default:
+      break;
+  }
+  if (multiplier != 1) lower.pop_back();
+  uint64_t value = 0;
+  if (!absl::SimpleAtoi(lower, &value) || lower.empty() || lower[0] == '-' || lower[0] == '+') {
+    return std::nullopt;
+  }
+  return value * multiplier;
 }
 
 absl::Duration PositiveDuration(const absl::Flag<absl::Duration>& flag, const char* name) {
@@ -114,10 +166,14 @@ absl::Duration PositiveDuration(const absl::Flag<absl::Duration>& flag, const ch
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread exists, so every thread inherits the mask (see sidecar.h).
+  drover::BlockHandledSignals();
   absl::SetProgramUsageMessage(
-      "Drover's per-pod reverse proxy.\n\n"
-      "  drover-sidecar --listen=0.0.0.0:8080 --backends=127.0.0.1:3000,127.0.0.1:3001\n\n"
-      "Flag names take dashes or underscores alike. Durations: 500ms, 10s, 1m.");
+      "Drover's per-pod reverse proxy and process supervisor.\n\n"
+      "  drover-sidecar --listen=0.0.0.0:8080 --backends=127.0.0.1:3000,127.0.0.1:3001\n"
+      "  drover-sidecar --listen=0.0.0.0:8080 --workers=auto -- node server.js\n\n"
+      "Flag names take dashes or underscores alike. Durations: 500ms, 10s, 1m. "
+      "See docs/sidecar-cli.md.");
   absl::FlagsUsageConfig usage_config;
   usage_config.contains_help_flags = [](absl::string_view file) {
     return absl::StrContains(file, "sidecar/");
@@ -129,35 +185,34 @@ int main(int argc, char** argv) {
   std::vector<char*> args = NormalizeFlagNames(argc, argv, storage);
   std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
-  if (positional.size() > 1) {
-    Die(absl::StrCat("unexpected argument '", positional[1],
-                     "' (running a command after -- is not supported yet)"));
+  std::vector<std::string> command;
+  for (size_t i = 1; i < positional.size(); ++i) command.emplace_back(positional[i]);
+  bool saw_double_dash = false;
+  for (int i = 1; i < argc; ++i) saw_double_dash = saw_double_dash || std::string(argv[i]) == "--";
+  if (!command.empty() && !saw_double_dash) {
+    Die(absl::StrCat("unexpected argument '", command[0],
+                     "': put the worker command after --, e.g. -- node server.js"));
   }
 
-  drover::proxy::ProxyConfig config;
+  drover::SidecarOptions options;
+  drover::proxy::ProxyConfig& config = options.proxy;
   absl::StatusOr<SocketAddress> listen = SocketAddress::Parse(absl::GetFlag(FLAGS_listen));
   if (!listen.ok()) Die(absl::StrCat("--listen: ", listen.status().message()));
   config.listen = *listen;
 
-  std::string mode = absl::GetFlag(FLAGS_mode);
-  if (mode == "http") {
+  options.mode_name = absl::GetFlag(FLAGS_mode);
+  if (options.mode_name == "http") {
     config.mode = drover::proxy::ProxyMode::kHttp;
-  } else if (mode == "tcp") {
+  } else if (options.mode_name == "tcp") {
     config.mode = drover::proxy::ProxyMode::kTcp;
   } else {
-    Die(absl::StrCat("--mode: unknown mode '", mode, "': want http or tcp"));
+    Die(absl::StrCat("--mode: unknown mode '", options.mode_name, "': want http or tcp"));
   }
+  options.balance_name = absl::GetFlag(FLAGS_balance);
   absl::StatusOr<drover::balance::BalanceMode> balance =
-      drover::balance::ParseBalanceMode(absl::GetFlag(FLAGS_balance));
+      drover::balance::ParseBalanceMode(options.balance_name);
   if (!balance.ok()) Die(absl::StrCat("--balance: ", balance.status().message()));
   config.balance = *balance;
-
-  if (absl::GetFlag(FLAGS_backends).empty()) {
-    Die("--backends is required, e.g. --backends=127.0.0.1:3000,127.0.0.1:3001");
-  }
-  absl::StatusOr<std::unique_ptr<drover::balance::BackendSet>> backends =
-      drover::balance::BackendSet::Parse(absl::GetFlag(FLAGS_backends));
-  if (!backends.ok()) Die(absl::StrCat("--backends: ", backends.status().message()));
 
   int threads = absl::GetFlag(FLAGS_threads);
   if (threads < 0 || threads > 1024) Die("--threads must be between 0 and 1024");
@@ -179,100 +234,87 @@ int main(int argc, char** argv) {
       PositiveDuration(FLAGS_client_header_timeout, "client-header-timeout"));
   config.idle_timeout_ms =
       absl::ToInt64Milliseconds(PositiveDuration(FLAGS_idle_timeout, "idle-timeout"));
-  absl::Duration connect_timeout = PositiveDuration(FLAGS_connect_timeout, "connect-timeout");
-  config.connect_timeout_ms = absl::ToInt64Milliseconds(connect_timeout);
+  options.connect_timeout = PositiveDuration(FLAGS_connect_timeout, "connect-timeout");
+  config.connect_timeout_ms = absl::ToInt64Milliseconds(options.connect_timeout);
   config.response_timeout_ms =
       absl::ToInt64Milliseconds(PositiveDuration(FLAGS_response_timeout, "response-timeout"));
   config.tunnel_timeout_ms =
       absl::ToInt64Milliseconds(PositiveDuration(FLAGS_tunnel_timeout, "tunnel-timeout"));
   config.upstream_idle_timeout_ms = absl::ToInt64Milliseconds(
       PositiveDuration(FLAGS_upstream_idle_timeout, "upstream-idle-timeout"));
-  absl::Duration health_interval = PositiveDuration(FLAGS_health_interval, "health-interval");
-
-  std::string admin_flag = absl::GetFlag(FLAGS_admin);
-  std::unique_ptr<drover::admin::AdminServer> admin;
-  if (!admin_flag.empty()) {
-    absl::StatusOr<SocketAddress> admin_address = SocketAddress::Parse(admin_flag);
+  options.health_interval = PositiveDuration(FLAGS_health_interval, "health-interval");
+  options.drain_delay = absl::GetFlag(FLAGS_drain_delay);
+  if (options.drain_delay < absl::ZeroDuration()) Die("--drain-delay must not be negative");
+  options.grace_period = PositiveDuration(FLAGS_grace_period, "grace-period");
+  options.admin = absl::GetFlag(FLAGS_admin);
+  if (!options.admin.empty()) {
+    absl::StatusOr<SocketAddress> admin_address = SocketAddress::Parse(options.admin);
     if (!admin_address.ok()) Die(absl::StrCat("--admin: ", admin_address.status().message()));
-    admin = std::make_unique<drover::admin::AdminServer>(*admin_address);
   }
 
-  RaiseFileLimit();
-  signal(SIGPIPE, SIG_IGN);
-  // Signals are taken by the main thread alone (sigwait below); every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGQUIT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  // One SO_REUSEPORT listener per thread; with port 0 the first one picks the port.
-  std::vector<int> listen_fds;
-  for (int i = 0; i < config.threads; ++i) {
-    absl::StatusOr<int> fd = drover::net::ListenReusePort(config.listen, 4096);
-    if (!fd.ok()) Die(absl::StrCat("--listen: ", fd.status().message()));
-    if (i == 0 && config.listen.port() == 0) {
-      absl::StatusOr<SocketAddress> bound = drover::net::LocalAddress(*fd);
-      if (bound.ok()) config.listen = *bound;
+  options.backends = absl::GetFlag(FLAGS_backends);
+  if (command.empty()) {
+    if (options.backends.empty()) {
+      Die("--backends is required (e.g. --backends=127.0.0.1:3000,127.0.0.1:3001), or give a "
+          "worker command after --");
     }
-    listen_fds.push_back(*fd);
+    absl::StatusOr<std::unique_ptr<drover::balance::BackendSet>> backends =
+        drover::balance::BackendSet::Parse(options.backends);
+    if (!backends.ok()) Die(absl::StrCat("--backends: ", backends.status().message()));
+  } else {
+    if (!options.backends.empty()) {
+      Die("--backends: not with a worker command: the workers are the backends");
+    }
+    drover::supervisor::SupervisorConfig sup;
+    sup.command = command;
+    std::string workers = absl::GetFlag(FLAGS_workers);
+    absl::StatusOr<drover::supervisor::CpuDecision> cpus = drover::supervisor::DecideCpus();
+    if (workers == "auto") {
+      if (!cpus.ok()) Die(absl::StrCat("--workers=auto: ", cpus.status().message()));
+      sup.workers = cpus->workers;
+      std::fprintf(stderr, "drover-sidecar: --workers=auto: %s\n", cpus->reason.c_str());
+    } else if (!absl::SimpleAtoi(workers, &sup.workers) || sup.workers < 1 || sup.workers > 1024) {
+      Die(absl::StrCat("--workers: '", workers, "' is not auto or a number from 1 to 1024"));
+    }
+    if (absl::GetFlag(FLAGS_pin) && cpus.ok()) sup.cpus = cpus->cpus;
+    sup.port_base = absl::GetFlag(FLAGS_worker_port_base);
+    if (sup.port_base < 1 || sup.port_base + 2 * sup.workers - 1 > 65535) {
+      Die(absl::StrCat("--worker-port-base: ports ", sup.port_base, "..",
+                       sup.port_base + 2 * sup.workers - 1, " are not all valid"));
+    }
+    absl::StatusOr<SocketAddress> host =
+        SocketAddress::Parse(absl::StrCat(absl::GetFlag(FLAGS_worker_host), ":0"));
+    if (!host.ok()) Die(absl::StrCat("--worker-host: ", host.status().message()));
+    options.worker_host = *host;
+    sup.ready_path = absl::GetFlag(FLAGS_ready_path);
+    if (!sup.ready_path.empty() && sup.ready_path[0] != '/') {
+      Die("--ready-path must start with /");
+    }
+    sup.start_timeout = PositiveDuration(FLAGS_start_timeout, "start-timeout");
+    sup.kill_timeout = PositiveDuration(FLAGS_kill_timeout, "kill-timeout");
+    sup.restart_delay = PositiveDuration(FLAGS_restart_delay, "restart-delay");
+    sup.restart_burst = absl::GetFlag(FLAGS_restart_burst);
+    if (sup.restart_burst < 0) Die("--restart-burst must not be negative");
+    sup.restart_interval = PositiveDuration(FLAGS_restart_interval, "restart-interval");
+    int64_t max_requests = absl::GetFlag(FLAGS_max_requests);
+    if (max_requests < 0) Die("--max-requests must not be negative");
+    sup.max_requests = static_cast<uint64_t>(max_requests);
+    std::optional<uint64_t> max_memory = ParseBytes(absl::GetFlag(FLAGS_max_memory));
+    if (!max_memory) {
+      Die(absl::StrCat("--max-memory: '", absl::GetFlag(FLAGS_max_memory),
+                       "' is not a size like 512M or 1G"));
+    }
+    sup.max_memory = *max_memory;
+    sup.max_age = absl::GetFlag(FLAGS_max_age);
+    if (sup.max_age < absl::ZeroDuration()) Die("--max-age must not be negative");
+    absl::StatusOr<drover::supervisor::LogFormat> log_format =
+        drover::supervisor::ParseLogFormat(absl::GetFlag(FLAGS_log_format));
+    if (!log_format.ok()) Die(absl::StrCat("--log-format: ", log_format.status().message()));
+    sup.log_format = *log_format;
+    if (options.grace_period <= sup.kill_timeout) {
+      Die("--grace-period must be longer than --kill-timeout");
+    }
+    options.supervisor = std::move(sup);
   }
-
-  drover::balance::HealthChecker health(**backends, health_interval, connect_timeout);
-  health.Start();
-
-  std::atomic<int64_t> open_connections{0};
-  std::vector<std::unique_ptr<drover::proxy::Worker>> workers;
-  for (int i = 0; i < config.threads; ++i) {
-    auto worker = drover::proxy::Worker::Create(config, **backends, &open_connections,
-                                                listen_fds[static_cast<size_t>(i)], i);
-    if (!worker.ok()) Die(absl::StrCat("cannot start thread ", i, ": ", worker.status().message()));
-    workers.push_back(std::move(*worker));
-  }
-
-  std::vector<const drover::metrics::ThreadStats*> thread_stats;
-  for (const auto& w : workers) thread_stats.push_back(&w->stats());
-  std::vector<drover::metrics::BackendInfo> backend_info;
-  backend_info.reserve((*backends)->size());
-  for (size_t i = 0; i < (*backends)->size(); ++i) {
-    backend_info.push_back({(**backends)[i].name, &(**backends)[i].up});
-  }
-  auto collector = std::make_shared<drover::metrics::StatsCollector>(std::move(thread_stats),
-                                                                     std::move(backend_info));
-  drover::balance::BackendSet& backend_set = **backends;
-  if (admin) {
-    admin->Handle("GET", "/metrics", [collector] {
-      return drover::admin::AdminResponse{
-          200, "text/plain; version=0.0.4; charset=utf-8",
-          prometheus::TextSerializer().Serialize(collector->Collect())};
-    });
-    admin->Handle("GET", "/healthz", [] { return drover::admin::AdminResponse{200, {}, "ok\n"}; });
-    admin->Handle("GET", "/readyz", [&backend_set] {
-      if (backend_set.AnyUp()) return drover::admin::AdminResponse{200, {}, "ready\n"};
-      return drover::admin::AdminResponse{503, {}, "not ready: no backend is up\n"};
-    });
-    if (absl::Status s = admin->Start(); !s.ok()) Die(absl::StrCat("--admin: ", s.message()));
-  }
-
-  std::vector<std::thread> loops;
-  loops.reserve(workers.size());
-  for (auto& worker : workers) loops.emplace_back([w = worker.get()] { w->Run(); });
-
-  std::fprintf(stderr, "drover-sidecar: listening on %s (%s, %d threads, %s)\n",
-               config.listen.ToString().c_str(), mode.c_str(), config.threads,
-               absl::GetFlag(FLAGS_balance).c_str());
-  if (admin) {
-    std::fprintf(stderr, "drover-sidecar: admin on %s\n", admin->address().ToString().c_str());
-  }
-
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
-  std::fprintf(stderr, "drover-sidecar: %s received, stopping\n", strsignal(signal_number));
-  for (auto& worker : workers) worker->Stop();
-  for (auto& t : loops) t.join();
-  if (admin) admin->Stop();
-  health.Stop();
-  workers.clear();
-  return 0;
+  return drover::RunSidecar(std::move(options));
 }

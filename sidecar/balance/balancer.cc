@@ -20,6 +20,20 @@ absl::StatusOr<std::unique_ptr<BackendSet>> BackendSet::Parse(std::string_view l
   return set;
 }
 
+std::unique_ptr<BackendSet> BackendSet::ForSlots(const net::SocketAddress& host, int port_base,
+                                                 int count) {
+  auto set = std::make_unique<BackendSet>();
+  set->passive_health_ = false;
+  for (int i = 0; i < count; ++i) {
+    net::SocketAddress address = host;
+    address.set_port(static_cast<uint16_t>(port_base + i));
+    auto backend = std::make_unique<Backend>(absl::StrCat("slot-", i), address);
+    backend->up.store(false);
+    set->backends_.push_back(std::move(backend));
+  }
+  return set;
+}
+
 bool BackendSet::AnyUp() const {
   for (const auto& b : backends_) {
     if (b->up.load(std::memory_order_relaxed)) return true;

@@ -22,13 +22,32 @@
 
 namespace drover::balance {
 
+// A backend: a fixed address (proxy-only mode) or a worker slot whose process, and so its
+// port, changes on reloads. `target` packs (generation << 16 | port) so a data-path thread
+// reads where to connect, and whether a pooled connection is still current, in one load.
 struct Backend {
   Backend(std::string backend_name, net::SocketAddress backend_address)
-      : name(std::move(backend_name)), address(backend_address) {}
+      : name(std::move(backend_name)),
+        address(backend_address),
+        target(MakeTarget(0, backend_address.port())) {}
+  static uint64_t MakeTarget(uint64_t generation, uint16_t port) {
+    return (generation << 16) | port;
+  }
+  static uint16_t PortOf(uint64_t target) { return static_cast<uint16_t>(target & 0xffff); }
+  // Requests on one generation and on the one before never share a parity, which is how the
+  // supervisor waits for an old process's requests alone to finish.
+  static size_t ParityOf(uint64_t target) { return (target >> 16) & 1; }
+  net::SocketAddress AddressOf(uint64_t target_value) const {
+    net::SocketAddress a = address;
+    a.set_port(PortOf(target_value));
+    return a;
+  }
+
   std::string name;
-  net::SocketAddress address;
-  // Written by the health checker and by data-path threads that see a connect fail; read by
-  // every balancer.
+  net::SocketAddress address;  // host, and the port of generation 0
+  std::atomic<uint64_t> target;
+  // Written by the health checker or the supervisor, and by data-path threads that see a
+  // connect fail when passive checks are on; read by every balancer.
   std::atomic<bool> up{true};
 };
 
@@ -37,12 +56,19 @@ class BackendSet {
  public:
   // Parses "host:port,host:port".
   static absl::StatusOr<std::unique_ptr<BackendSet>> Parse(std::string_view list);
+  // `count` worker slots at host:port_base+i, all down until the supervisor says ready.
+  static std::unique_ptr<BackendSet> ForSlots(const net::SocketAddress& host, int port_base,
+                                              int count);
   size_t size() const { return backends_.size(); }
   Backend& operator[](size_t i) const { return *backends_[i]; }
   bool AnyUp() const;
+  // Whether a refused connect marks a backend down (proxy-only mode, where health checks
+  // bring it back); the supervisor owns readiness of worker slots instead.
+  bool passive_health() const { return passive_health_; }
 
  private:
   std::vector<std::unique_ptr<Backend>> backends_;
+  bool passive_health_ = true;
 };
 
 enum class BalanceMode : uint8_t { kLeastConn, kRoundRobin, kP2C };

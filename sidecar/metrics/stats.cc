@@ -40,8 +40,10 @@ std::string_view ErrorReasonName(ErrorReason reason) {
 }
 
 ThreadStats::ThreadStats(size_t backend_count)
-    : outstanding_(std::make_unique<Counter[]>(backend_count)) {
-  for (size_t i = 0; i < backend_count; ++i) outstanding_[i].store(0);
+    : outstanding_(std::make_unique<Counter[]>(2 * backend_count)),
+      served_(std::make_unique<Counter[]>(backend_count)) {
+  for (size_t i = 0; i < 2 * backend_count; ++i) outstanding_[i].store(0);
+  for (size_t i = 0; i < backend_count; ++i) served_[i].store(0);
 }
 
 namespace {
@@ -118,10 +120,10 @@ std::vector<prometheus::MetricFamily> StatsCollector::Collect() const {
   auto up =
       Family("drover_backend_up", "1 when the backend passes health checks.", MetricType::Gauge);
   for (size_t b = 0; b < backends_.size(); ++b) {
-    uint64_t n = 0;
-    for (const ThreadStats* t : threads_) n += Load(t->outstanding_[b]);
-    outstanding.metric.push_back(Sample(static_cast<double>(static_cast<int64_t>(n)),
-                                        {{"backend", backends_[b].name}}, MetricType::Gauge));
+    int64_t n = 0;
+    for (const ThreadStats* t : threads_) n += t->outstanding(b);
+    outstanding.metric.push_back(
+        Sample(static_cast<double>(n), {{"backend", backends_[b].name}}, MetricType::Gauge));
     up.metric.push_back(Sample(backends_[b].up->load(std::memory_order_relaxed) ? 1 : 0,
                                {{"backend", backends_[b].name}}, MetricType::Gauge));
   }

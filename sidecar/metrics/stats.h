@@ -71,10 +71,20 @@ class ThreadStats {
   // Outstanding requests per backend: also what this thread's least-connections balancer
   // reads, so a thread balances on its own counts without touching another thread's.
   int64_t outstanding(size_t backend) const {
-    return static_cast<int64_t>(outstanding_[backend].load(std::memory_order_relaxed));
+    return static_cast<int64_t>(outstanding_[2 * backend].load(std::memory_order_relaxed) +
+                                outstanding_[2 * backend + 1].load(std::memory_order_relaxed));
   }
-  void RequestStarted(size_t backend) { Add(outstanding_[backend], 1); }
-  void RequestFinished(size_t backend) { Sub(outstanding_[backend], 1); }
+  // Outstanding requests on the backend's generations of one parity (see Backend::ParityOf).
+  int64_t outstanding_on(size_t backend, size_t parity) const {
+    return static_cast<int64_t>(outstanding_[2 * backend + parity].load(std::memory_order_relaxed));
+  }
+  void RequestStarted(size_t backend, size_t parity) { Add(outstanding_[2 * backend + parity], 1); }
+  void RequestFinished(size_t backend, size_t parity, bool answered) {
+    Sub(outstanding_[2 * backend + parity], 1);
+    if (answered) Add(served_[backend], 1);
+  }
+  // Responses a backend (worker slot) completed, for recycling after --max-requests.
+  uint64_t served(size_t backend) const { return served_[backend].load(std::memory_order_relaxed); }
 
  private:
   friend class StatsCollector;
@@ -95,8 +105,9 @@ class ThreadStats {
   Counter client_sent_{0};
   Counter backend_received_{0};
   Counter backend_sent_{0};
-  Counter active_connections_{0};  // wraps below zero per thread; the sum is exact
-  std::unique_ptr<Counter[]> outstanding_;
+  Counter active_connections_{0};           // wraps below zero per thread; the sum is exact
+  std::unique_ptr<Counter[]> outstanding_;  // [2 * backend + parity]
+  std::unique_ptr<Counter[]> served_;
 };
 
 // Where the collector learns backend names and health.

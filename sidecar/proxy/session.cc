@@ -56,8 +56,9 @@ size_t Forwardable(http::BodyKind kind, const net::Buffer& buffer, uint64_t rema
 // ---------------------------------------------------------------------------------------------
 // UpstreamConnection
 
-UpstreamConnection::UpstreamConnection(Worker& worker, int fd, size_t backend, bool connecting)
-    : worker_(worker), fd_(fd), backend_(backend), connecting_(connecting) {
+UpstreamConnection::UpstreamConnection(Worker& worker, int fd, size_t backend, uint64_t target,
+                                       bool connecting)
+    : worker_(worker), fd_(fd), backend_(backend), target_(target), connecting_(connecting) {
   writable_ = !connecting;
 }
 
@@ -145,6 +146,10 @@ void Session::Close() {
   worker_.stats_.ConnectionClosed();
   worker_.open_connections_->fetch_sub(1, std::memory_order_relaxed);
   worker_.SessionClosed(this);
+}
+
+void Session::CloseIfIdle() {
+  if (phase_ == Phase::kHead && in_.empty()) Close();
 }
 
 void Session::ArmClientTimer(ClientTimer kind) {
@@ -523,18 +528,20 @@ bool Session::ConnectBackend(int exclude) {
   int b = worker_.balancer_->Pick(exclude);
   if (b < 0) return false;
   backend_ = b;
-  worker_.stats_.RequestStarted(static_cast<size_t>(b));
+  const balance::Backend& backend = worker_.backends_[static_cast<size_t>(b)];
+  const uint64_t target = backend.target.load(std::memory_order_acquire);
+  backend_parity_ = balance::Backend::ParityOf(target);
+  worker_.stats_.RequestStarted(static_cast<size_t>(b), backend_parity_);
   outstanding_ = true;
-  UpstreamConnection* connection = worker_.TakePooled(static_cast<size_t>(b));
+  UpstreamConnection* connection = worker_.TakePooled(static_cast<size_t>(b), target);
   if (connection == nullptr) {
     bool in_progress = false;
-    absl::StatusOr<int> fd =
-        net::ConnectNonBlocking(worker_.backends_[static_cast<size_t>(b)].address, in_progress);
+    absl::StatusOr<int> fd = net::ConnectNonBlocking(backend.AddressOf(target), in_progress);
     if (!fd.ok()) {
       OnUpstreamFailure(ErrorReason::kBackendRefused);
       return true;  // answered (retried or failed) by OnUpstreamFailure
     }
-    connection = new UpstreamConnection(worker_, *fd, static_cast<size_t>(b), in_progress);
+    connection = new UpstreamConnection(worker_, *fd, static_cast<size_t>(b), target, in_progress);
     if (!worker_.loop_->Add(*fd, connection).ok()) {
       connection->Destroy();
       OnUpstreamFailure(ErrorReason::kBackendRefused);
@@ -551,9 +558,9 @@ bool Session::ConnectBackend(int exclude) {
   return true;
 }
 
-void Session::EndOutstanding() {
+void Session::EndOutstanding(bool answered) {
   if (outstanding_) {
-    worker_.stats_.RequestFinished(static_cast<size_t>(backend_));
+    worker_.stats_.RequestFinished(static_cast<size_t>(backend_), backend_parity_, answered);
     outstanding_ = false;
   }
 }
@@ -583,7 +590,8 @@ void Session::OnUpstreamFailure(ErrorReason reason) {
       reason == ErrorReason::kBackendRefused || reason == ErrorReason::kBackendConnectTimeout;
   const bool was_reused = up_ != nullptr && up_->reused_;
   worker_.stats_.CountError(reason);
-  if (reason == ErrorReason::kBackendRefused && backend_ >= 0) {
+  if (reason == ErrorReason::kBackendRefused && backend_ >= 0 &&
+      worker_.backends_.passive_health()) {
     // Passive health: a refused connect takes the backend out until a check passes again.
     worker_.backends_[static_cast<size_t>(backend_)].up.store(false, std::memory_order_relaxed);
   }
@@ -609,12 +617,14 @@ void Session::OnUpstreamFailure(ErrorReason reason) {
       reason != ErrorReason::kBackendResponseTimeout) {
     retried_ = true;
     request_head_sent_ = 0;
-    // A kept-alive connection the backend had just closed says nothing about the backend:
-    // the same one may be tried again on a fresh connection.
-    if (ConnectBackend(connect_failed || !was_reused ? backend_ : -1)) {
+    // Another backend first; a kept-alive connection the backend had just closed says nothing
+    // about the backend, so with no other one up the same one gets a fresh connection.
+    const int failed = backend_;
+    if (ConnectBackend(failed) || (was_reused && ConnectBackend(-1))) {
       worker_.stats_.CountError(ErrorReason::kRetried);
       return;
     }
+    backend_ = failed;
   }
   switch (reason) {
     case ErrorReason::kBackendRefused:
@@ -645,7 +655,8 @@ void Session::FailRequest(int status, std::string_view text, ErrorReason reason)
   }
   // The connection stays usable only if the whole request was read.
   client_keep_alive_ = phase_ == Phase::kForward && request_body_state_ == RequestBody::kDone &&
-                       request_keep_alive_ && !eof_ && reason != ErrorReason::kClientTimeout;
+                       request_keep_alive_ && !eof_ && !worker_.draining_ &&
+                       reason != ErrorReason::kClientTimeout;
   if (start_ns_ == 0 || phase_ == Phase::kHead) start_ns_ = MonotonicNs();
   phase_ = Phase::kForward;
   status_ = status;
@@ -709,7 +720,7 @@ bool Session::ParseResponse() {
     response_remaining_ = head.content_length;
     response_validated_ = 0;
     response_chunked_.Reset();
-    client_keep_alive_ = request_keep_alive_ && !eof_ &&
+    client_keep_alive_ = request_keep_alive_ && !eof_ && !worker_.draining_ &&
                          response_body_ != http::BodyKind::kUntilClose &&
                          request_body_state_ == RequestBody::kDone;
     upstream_keep_alive_ = head.KeepAlive() && response_body_ != http::BodyKind::kUntilClose;
@@ -748,6 +759,7 @@ void Session::FinishRequest() {
   worker_.stats_.CountRequest(status_, MonotonicNs() - start_ns_);
   const bool reusable = response_state_ == Response::kBody && upstream_keep_alive_ &&
                         request_body_state_ == RequestBody::kDone;
+  EndOutstanding(/*answered=*/response_state_ == Response::kBody);
   if (response_state_ == Response::kBody && request_body_state_ != RequestBody::kDone) {
     client_keep_alive_ = false;  // an early answer: the rest of the body cannot be framed
   }
@@ -760,7 +772,7 @@ void Session::FinishRequest() {
   request_head_sent_ = 0;
   start_ns_ = 0;
   backend_ = -1;
-  if (!client_keep_alive_) {
+  if (!client_keep_alive_ || (worker_.draining_ && in_.empty())) {
     StartLinger();
     return;
   }

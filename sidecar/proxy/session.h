@@ -29,7 +29,7 @@ class Session;
 // worker's pool while it is kept alive unused.
 class UpstreamConnection : public net::EventHandler, public net::TimerHandler {
  public:
-  UpstreamConnection(Worker& worker, int fd, size_t backend, bool connecting);
+  UpstreamConnection(Worker& worker, int fd, size_t backend, uint64_t target, bool connecting);
   ~UpstreamConnection() override;
   void OnEvents(uint32_t events) override;
   void OnTimeout() override;
@@ -42,6 +42,7 @@ class UpstreamConnection : public net::EventHandler, public net::TimerHandler {
   Worker& worker_;
   int fd_;
   size_t backend_;
+  uint64_t target_;  // the backend's target (generation, port) this connection went to
   net::Buffer in_;
   net::Timer timer_{this};
   Session* owner_ = nullptr;
@@ -64,6 +65,8 @@ class Session : public net::EventHandler, public net::TimerHandler {
   void OnUpstreamTimeout();
   // Closes both connections at once (worker shutdown, errors).
   void Close();
+  // Closes the connection if it is between requests (draining).
+  void CloseIfIdle();
 
  private:
   enum class Phase : uint8_t { kHead, kForward, kTunnel, kLinger, kClosed };
@@ -90,7 +93,8 @@ class Session : public net::EventHandler, public net::TimerHandler {
   void StartLinger();
   void ArmClientTimer(ClientTimer kind);
   void ReleaseUpstream(bool reusable);
-  void EndOutstanding();
+  // Ends the outstanding count of the request on its backend; `answered` counts it served.
+  void EndOutstanding(bool answered = false);
   size_t ForwardableRequestBody(bool& error);
   size_t ForwardableResponseBody(bool& error);
   std::string BackendName() const;
@@ -123,6 +127,7 @@ class Session : public net::EventHandler, public net::TimerHandler {
   std::string request_head_;
   size_t request_head_sent_ = 0;
   int backend_ = -1;
+  size_t backend_parity_ = 0;
   bool outstanding_ = false;
   bool retried_ = false;
   int64_t start_ns_ = 0;

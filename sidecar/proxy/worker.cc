@@ -64,8 +64,10 @@ Worker::~Worker() {
     pool.clear();
   }
   loop_->FreeDeleted();
-  loop_->Remove(listen_fd_);
-  close(listen_fd_);
+  if (listen_fd_ >= 0) {
+    loop_->Remove(listen_fd_);
+    close(listen_fd_);
+  }
 }
 
 void Worker::OnEvents(uint32_t /*events*/) {
@@ -94,18 +96,35 @@ void Worker::OnEvents(uint32_t /*events*/) {
   }
 }
 
+void Worker::BeginDrain() {
+  loop_->Post([this] {
+    if (draining_) return;
+    draining_ = true;
+    loop_->Remove(listen_fd_);
+    close(listen_fd_);
+    listen_fd_ = -1;
+    std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
+    for (Session* s : sessions) s->CloseIfIdle();
+  });
+}
+
 void Worker::SessionClosed(Session* session) {
   sessions_.erase(session);
   loop_->DeleteLater(std::unique_ptr<net::EventHandler>(session));
 }
 
-UpstreamConnection* Worker::TakePooled(size_t backend) {
+UpstreamConnection* Worker::TakePooled(size_t backend, uint64_t target) {
   std::vector<UpstreamConnection*>& pool = pools_[backend];
-  if (pool.empty()) return nullptr;
-  UpstreamConnection* connection = pool.back();
-  pool.pop_back();
-  connection->timer_.Cancel();
-  return connection;
+  while (!pool.empty()) {
+    UpstreamConnection* connection = pool.back();
+    pool.pop_back();
+    if (connection->target_ == target) {
+      connection->timer_.Cancel();
+      return connection;
+    }
+    connection->Destroy();
+  }
+  return nullptr;
 }
 
 void Worker::ReturnToPool(UpstreamConnection* connection) {

@@ -38,6 +38,10 @@ class Worker : public net::EventHandler {
 
   void Run() { loop_->Run(); }
   void Stop() { loop_->Stop(); }
+  // Thread-safe. Stops accepting, closes idle keep-alive connections, and makes every
+  // response from now on close its connection, so in-flight requests finish and nothing new
+  // starts. stats().active_connections() falls to zero when this worker is done.
+  void BeginDrain();
 
   const metrics::ThreadStats& stats() const { return stats_; }
 
@@ -52,7 +56,9 @@ class Worker : public net::EventHandler {
          std::unique_ptr<net::EventLoop> loop);
 
   // A kept-alive connection to `backend`, or nullptr.
-  UpstreamConnection* TakePooled(size_t backend);
+  // A kept-alive connection to `backend` at `target`, or nullptr. Connections to an older
+  // target (a replaced worker process) are closed on the way.
+  UpstreamConnection* TakePooled(size_t backend, uint64_t target);
   void ReturnToPool(UpstreamConnection* connection);
   void ForgetPooled(UpstreamConnection* connection);
   void SessionClosed(Session* session);
@@ -75,6 +81,7 @@ class Worker : public net::EventHandler {
   // Pooled connections per backend, most recently used last (taken first).
   std::vector<std::vector<UpstreamConnection*>> pools_;
   absl::flat_hash_set<Session*> sessions_;
+  bool draining_ = false;
   // Parse scratch space, reused by every session of this thread (a head is ~8 KiB of views).
   http::RequestHead request_head_;
   http::ResponseHead response_head_;

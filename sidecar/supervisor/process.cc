@@ -1,0 +1,131 @@
+#include "sidecar/supervisor/process.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+extern char** environ;
+
+namespace drover::supervisor {
+
+absl::StatusOr<ChildProcess> SpawnWorker(const SpawnOptions& options) {
+  if (options.argv.empty()) return absl::InvalidArgumentError("empty command");
+  // Everything the child needs is built before fork: after it, only async-signal-safe calls.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    bool overridden = false;
+    for (const auto& [name, value] : options.env) {
+      if (entry.size() > name.size() && entry.substr(0, name.size()) == name &&
+          entry[name.size()] == '=') {
+        overridden = true;
+      }
+    }
+    if (!overridden) env_strings.emplace_back(entry);
+  }
+  for (const auto& [name, value] : options.env) env_strings.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
+  for (std::string& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_strings = options.argv;
+  std::vector<char*> argv;
+  argv.reserve(argv_strings.size() + 1);
+  for (std::string& s : argv_strings) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  // execvpe looks up PATH in the child's environment; resolve with ours first.
+  std::string program = argv_strings[0];
+  if (program.find('/') == std::string::npos) {
+    const char* path = getenv("PATH");
+    std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+    while (!dirs.empty()) {
+      size_t colon = dirs.find(':');
+      std::string candidate =
+          absl::StrCat(std::string(dirs.substr(0, colon)), "/", argv_strings[0]);
+      if (access(candidate.c_str(), X_OK) == 0) {
+        program = candidate;
+        break;
+      }
+      if (colon == std::string_view::npos) break;
+      dirs.remove_prefix(colon + 1);
+    }
+  }
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  if (options.cpu) CPU_SET(*options.cpu, &cpus);
+
+  int out[2];
+  int err[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe");
+  if (pipe2(err, O_CLOEXEC) != 0) {
+    int e = errno;
+    close(out[0]);
+    close(out[1]);
+    return absl::ErrnoToStatus(e, "pipe");
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    for (int fd : {out[0], out[1], err[0], err[1]}) close(fd);
+    return absl::ErrnoToStatus(e, "fork");
+  }
+  if (pid == 0) {
+    setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
+    if (options.cpu) sched_setaffinity(0, sizeof(cpus), &cpus);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    close_range(3, ~0U, 0);
+    execve(program.c_str(), argv.data(), envp.data());
+    const char* reason = strerror(errno);
+    const char prefix[] = "drover-sidecar: cannot run the worker command: ";
+    [[maybe_unused]] ssize_t n = write(2, prefix, sizeof(prefix) - 1);
+    n = write(2, reason, strlen(reason));
+    n = write(2, "\n", 1);
+    _exit(127);
+  }
+  setpgid(pid, pid);  // also here, so the group exists whichever side runs first
+  close(out[1]);
+  close(err[1]);
+  fcntl(out[0], F_SETFL, O_NONBLOCK);
+  fcntl(err[0], F_SETFL, O_NONBLOCK);
+  return ChildProcess{pid, out[0], err[0]};
+}
+
+void KillGroup(pid_t pgid, int signal) {
+  if (pgid <= 1) return;
+  if (kill(-pgid, signal) != 0 && errno == ESRCH) kill(pgid, signal);
+}
+
+std::optional<uint64_t> ResidentBytes(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  if (!status) return std::nullopt;
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) != 0) continue;
+    uint64_t kib = 0;
+    std::string digits;
+    for (char c : line) {
+      if (c >= '0' && c <= '9') digits.push_back(c);
+    }
+    if (!absl::SimpleAtoi(digits, &kib)) return std::nullopt;
+    return kib * 1024;
+  }
+  return 0;  // a zombie has no VmRSS line
+}
+
+}  // namespace drover::supervisor
