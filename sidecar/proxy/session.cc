@@ -70,6 +70,9 @@ UpstreamConnection::~UpstreamConnection() {
 void UpstreamConnection::Destroy() {
   timer_.Cancel();
   if (fd_ >= 0) {
+    // Explicitly: a forked worker may briefly hold a copy of this socket, and epoll forgets a
+    // registration only when every copy is closed; its events would reach a freed object.
+    worker_.loop_->Remove(fd_);
     close(fd_);
     fd_ = -1;
   }
@@ -141,6 +144,7 @@ void Session::Close() {
     up_ = nullptr;
   }
   in_.Reset(worker_.buffers_);
+  worker_.loop_->Remove(fd_);  // see UpstreamConnection::Destroy
   close(fd_);
   fd_ = -1;
   worker_.stats_.ConnectionClosed();

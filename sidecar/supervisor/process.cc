@@ -79,17 +79,22 @@ absl::StatusOr<ChildProcess> SpawnWorker(const SpawnOptions& options) {
     return absl::ErrnoToStatus(e, "fork");
   }
   if (pid == 0) {
+    // Pipes first, then drop every other descriptor, so the window in which the child holds
+    // copies of the proxy's sockets is as short as it can be.
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    close_range(3, ~0U, 0);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull > 0) {
+      dup2(devnull, 0);
+      close(devnull);
+    }
     setpgid(0, 0);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
     if (options.cpu) sched_setaffinity(0, sizeof(cpus), &cpus);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, 0);
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    close_range(3, ~0U, 0);
     execve(program.c_str(), argv.data(), envp.data());
     const char* reason = strerror(errno);
     const char prefix[] = "drover-sidecar: cannot run the worker command: ";
