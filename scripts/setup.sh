@@ -7,7 +7,7 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl procps iproute2
   clang clang-format clang-tidy libclang-rt-14-dev
-  libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
   nodejs
   wrk haproxy nginx-light
 )
@@ -37,7 +37,18 @@ done
 if ! command -v npm >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends npm >/dev/null
 fi
-# Test clients (ws, ...) come from npm, pinned by package-lock.json.
-if [ -f "$here/tests/package.json" ]; then
-  (cd "$here/tests" && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi)
-fi
+# Test clients (ws, socket.io-client), example apps (socket.io) and benchmark peers (pm2) come
+# from npm, pinned by each folder's package-lock.json; a folder already installed is skipped.
+for dir in tests examples/socketio bench; do
+  [ -f "$here/$dir/package.json" ] || continue
+  if [ -f "$here/$dir/node_modules/.package-lock.json" ] &&
+    [ "$here/$dir/node_modules/.package-lock.json" -nt "$here/$dir/package-lock.json" ]; then
+    continue
+  fi
+  echo "setup: npm packages for $dir"
+  (cd "$here/$dir" && if [ -f package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  else
+    npm install --no-audit --no-fund --loglevel=error
+  fi)
+done

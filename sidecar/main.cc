@@ -1,5 +1,6 @@
 // drover-sidecar: parses flags and wires the proxy together. See docs/sidecar-cli.md.
 #include <sched.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -22,6 +23,7 @@
 #include "sidecar/net/socket.h"
 #include "sidecar/proxy/config.h"
 #include "sidecar/sidecar.h"
+#include "sidecar/sticky/policy.h"
 #include "sidecar/supervisor/cpus.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8080", "Public listener, HOST:PORT or [V6]:PORT.");
@@ -56,6 +58,28 @@ ABSL_FLAG(absl::Duration, drain_delay, absl::Seconds(5),
           "On SIGTERM: keep serving, with /readyz failing, this long before closing the listener.");
 ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(30),
           "On SIGTERM or SIGINT: exit within this, whatever is left.");
+
+// Sticky sessions.
+ABSL_FLAG(std::string, sticky, "cookie",
+          "Session affinity: cookie (inserted, HAProxy 'insert indirect nocache'), "
+          "app-cookie:NAME, header:NAME, query:NAME, path:N, source-ip, or none.");
+ABSL_FLAG(std::string, cookie_name, "DROVERID", "Name of the inserted session cookie.");
+ABSL_FLAG(std::string, cookie_secret_file, "",
+          "File with a secret (first line) and optionally the previous one (second line): "
+          "cookies carry an HMAC, and the previous secret is still accepted during a rotation.");
+ABSL_FLAG(absl::Duration, cookie_max_age, absl::ZeroDuration(),
+          "Max-Age of the session cookie; 0 = a browser-session cookie.");
+ABSL_FLAG(absl::Duration, cookie_max_idle, absl::ZeroDuration(),
+          "A session unused this long starts over; 0 = no idle expiry.");
+ABSL_FLAG(std::string, trusted_proxies, "",
+          "CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed (source-ip, Secure).");
+ABSL_FLAG(std::string, member_id, "",
+          "This sidecar's member id in the member table; default $POD_NAME, else the host name.");
+ABSL_FLAG(std::string, peers, "",
+          "Member table file (lines 'ID HOST:PORT SLOTS'), reloaded when it changes: sessions "
+          "of other members are forwarded to their peer listener.");
+ABSL_FLAG(std::string, peer_listen, "",
+          "Listener for requests other members forward here (never forwarded again).");
 
 // Supervisor mode: drover-sidecar [flags] -- CMD ARGS...
 ABSL_FLAG(std::string, workers, "auto",
@@ -250,6 +274,44 @@ int main(int argc, char** argv) {
   if (!options.admin.empty()) {
     absl::StatusOr<SocketAddress> admin_address = SocketAddress::Parse(options.admin);
     if (!admin_address.ok()) Die(absl::StrCat("--admin: ", admin_address.status().message()));
+  }
+
+  absl::StatusOr<drover::sticky::StickyConfig> sticky =
+      drover::sticky::ParseStickyMode(absl::GetFlag(FLAGS_sticky));
+  if (!sticky.ok()) Die(absl::StrCat("--sticky: ", sticky.status().message()));
+  config.sticky = *sticky;
+  config.sticky.cookie_name = absl::GetFlag(FLAGS_cookie_name);
+  if (config.sticky.cookie_name.empty() ||
+      config.sticky.cookie_name.find_first_of("=;, \t\"") != std::string::npos) {
+    Die("--cookie-name must be a cookie name token");
+  }
+  config.sticky.cookie_max_age_s =
+      static_cast<uint32_t>(absl::ToInt64Seconds(absl::GetFlag(FLAGS_cookie_max_age)));
+  config.sticky.cookie_max_idle_s =
+      static_cast<uint32_t>(absl::ToInt64Seconds(absl::GetFlag(FLAGS_cookie_max_idle)));
+  absl::StatusOr<std::vector<drover::sticky::Cidr>> trusted =
+      drover::sticky::ParseCidrs(absl::GetFlag(FLAGS_trusted_proxies));
+  if (!trusted.ok()) Die(absl::StrCat("--trusted-proxies: ", trusted.status().message()));
+  config.sticky.trusted_proxies = *trusted;
+  config.sticky.member_id = absl::GetFlag(FLAGS_member_id);
+  if (config.sticky.member_id.empty()) {
+    const char* pod = getenv("POD_NAME");
+    char host[256] = {0};
+    if (pod != nullptr && *pod != '\0') {
+      config.sticky.member_id = pod;
+    } else if (gethostname(host, sizeof(host) - 1) == 0) {
+      config.sticky.member_id = host;
+    } else {
+      config.sticky.member_id = "local";
+    }
+  }
+  options.cookie_secret_file = absl::GetFlag(FLAGS_cookie_secret_file);
+  options.peers_file = absl::GetFlag(FLAGS_peers);
+  if (!absl::GetFlag(FLAGS_peer_listen).empty()) {
+    absl::StatusOr<SocketAddress> peer_listen =
+        SocketAddress::Parse(absl::GetFlag(FLAGS_peer_listen));
+    if (!peer_listen.ok()) Die(absl::StrCat("--peer-listen: ", peer_listen.status().message()));
+    config.peer_listen = *peer_listen;
   }
 
   options.backends = absl::GetFlag(FLAGS_backends);

@@ -19,6 +19,8 @@
 #include "sidecar/balance/health_checker.h"
 #include "sidecar/metrics/stats.h"
 #include "sidecar/proxy/worker.h"
+#include "sidecar/sticky/hash.h"
+#include "sidecar/sticky/members.h"
 
 namespace drover {
 
@@ -84,8 +86,20 @@ int RunSidecar(SidecarOptions options) {
     backends = std::move(*parsed);
   }
 
+  config.sticky.slots = static_cast<int>(backends->size());
+  config.sticky.member_hash = sticky::MemberHash(config.sticky.member_id);
+  {
+    absl::StatusOr<sticky::CookieCodec> codec =
+        options.cookie_secret_file.empty()
+            ? sticky::CookieCodec::Create({})
+            : sticky::CookieCodec::FromSecretFile(options.cookie_secret_file);
+    if (!codec.ok()) return Fail(absl::StrCat("--cookie-secret-file: ", codec.status().message()));
+    config.sticky.codec = std::make_shared<const sticky::CookieCodec>(std::move(*codec));
+  }
+
   // One SO_REUSEPORT listener per thread; with port 0 the first one picks the port.
   std::vector<int> listen_fds;
+  std::vector<int> peer_listen_fds;
   for (int i = 0; i < config.threads; ++i) {
     absl::StatusOr<int> fd = net::ListenReusePort(config.listen, 4096);
     if (!fd.ok()) return Fail(absl::StrCat("--listen: ", fd.status().message()));
@@ -94,13 +108,25 @@ int RunSidecar(SidecarOptions options) {
       if (bound.ok()) config.listen = *bound;
     }
     listen_fds.push_back(*fd);
+    if (config.peer_listen) {
+      absl::StatusOr<int> peer_fd = net::ListenReusePort(*config.peer_listen, 4096);
+      if (!peer_fd.ok()) return Fail(absl::StrCat("--peer-listen: ", peer_fd.status().message()));
+      if (i == 0 && config.peer_listen->port() == 0) {
+        absl::StatusOr<net::SocketAddress> bound = net::LocalAddress(*peer_fd);
+        if (bound.ok()) config.peer_listen = *bound;
+      }
+      peer_listen_fds.push_back(*peer_fd);
+    } else {
+      peer_listen_fds.push_back(-1);
+    }
   }
 
   std::atomic<int64_t> open_connections{0};
   std::vector<std::unique_ptr<proxy::Worker>> workers;
   for (int i = 0; i < config.threads; ++i) {
     auto worker = proxy::Worker::Create(config, *backends, &open_connections,
-                                        listen_fds[static_cast<size_t>(i)], i);
+                                        listen_fds[static_cast<size_t>(i)],
+                                        peer_listen_fds[static_cast<size_t>(i)], i);
     if (!worker.ok()) {
       return Fail(absl::StrCat("cannot start thread ", i, ": ", worker.status().message()));
     }
@@ -206,6 +232,23 @@ int RunSidecar(SidecarOptions options) {
   } else {
     health->Start();
   }
+  std::unique_ptr<sticky::MemberFileWatcher> member_watcher;
+  if (!options.peers_file.empty()) {
+    std::vector<proxy::Worker*> targets;
+    targets.reserve(workers.size());
+    for (auto& w : workers) targets.push_back(w.get());
+    member_watcher = std::make_unique<sticky::MemberFileWatcher>(
+        options.peers_file, absl::Seconds(1),
+        [targets](std::shared_ptr<const sticky::MemberTable> table) {
+          std::fprintf(stderr, "drover-sidecar: member table: %zu members\n",
+                       table->members().size());
+          for (proxy::Worker* w : targets) w->SetMembers(table);
+        });
+    if (absl::Status s = member_watcher->Start(); !s.ok()) {
+      return Fail(absl::StrCat("--peers: ", s.message()));
+    }
+  }
+
   std::vector<std::thread> loops;
   loops.reserve(workers.size());
   for (auto& worker : workers) loops.emplace_back([w = worker.get()] { w->Run(); });
@@ -216,6 +259,10 @@ int RunSidecar(SidecarOptions options) {
   if (admin_server) {
     std::fprintf(stderr, "drover-sidecar: admin on %s\n",
                  admin_server->address().ToString().c_str());
+  }
+  if (config.peer_listen) {
+    std::fprintf(stderr, "drover-sidecar: peers on %s (member %s)\n",
+                 config.peer_listen->ToString().c_str(), config.sticky.member_id.c_str());
   }
 
   sigset_t wanted;
@@ -269,6 +316,7 @@ int RunSidecar(SidecarOptions options) {
   for (auto& t : loops) t.join();
   if (admin_server) admin_server->Stop();
   if (health) health->Stop();
+  if (member_watcher) member_watcher->Stop();
   workers.clear();
   supervisor.reset();
   std::fprintf(

@@ -26,6 +26,8 @@ struct SidecarOptions {
   absl::Duration connect_timeout = absl::Seconds(3);
   std::optional<supervisor::SupervisorConfig> supervisor;  // set: supervisor mode
   net::SocketAddress worker_host;                          // supervisor mode: where workers listen
+  std::string peers_file;  // --peers: the member table, reloaded when it changes
+  std::string cookie_secret_file;
   absl::Duration drain_delay = absl::Seconds(5);
   absl::Duration grace_period = absl::Seconds(30);
 };

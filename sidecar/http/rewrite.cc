@@ -3,6 +3,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
+#include "sidecar/sticky/cookie.h"
 
 namespace drover::http {
 
@@ -54,6 +55,7 @@ void AppendRequestHead(const RequestHead& head, const ForwardingInfo& forwarding
                   head.version_minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
   // Repeated X-Forwarded-For or Forwarded fields form one list (RFC 9110 5.3); the new hop is
   // appended to the whole list, in order.
+  std::string_view proto = forwarding.proto;
   absl::InlinedVector<std::string_view, 2> xff;
   absl::InlinedVector<std::string_view, 2> forwarded;
   for (size_t i = 0; i < head.header_count; ++i) {
@@ -67,17 +69,26 @@ void AppendRequestHead(const RequestHead& head, const ForwardingInfo& forwarding
       if (!h.value.empty()) forwarded.push_back(h.value);
       continue;
     }
-    if (EqualsIgnoreCase(h.name, "x-forwarded-proto")) continue;  // we are the edge
+    if (EqualsIgnoreCase(h.name, "x-forwarded-proto")) {
+      if (forwarding.keep_proto) proto = h.value;
+      continue;
+    }
+    if (!forwarding.strip_cookie.empty() && EqualsIgnoreCase(h.name, "cookie") &&
+        h.value.find(forwarding.strip_cookie) != std::string_view::npos) {
+      std::string rest = sticky::RemoveCookie(h.value, forwarding.strip_cookie);
+      if (!rest.empty()) AppendField(h.name, rest, out);
+      continue;
+    }
     AppendField(h.name, h.value, out);
   }
   out.append("X-Forwarded-For: ");
   for (std::string_view v : xff) absl::StrAppend(&out, AsAbsl(v), ", ");
   absl::StrAppend(&out, AsAbsl(forwarding.client_ip), "\r\n");
-  absl::StrAppend(&out, "X-Forwarded-Proto: ", AsAbsl(forwarding.proto), "\r\n");
+  absl::StrAppend(&out, "X-Forwarded-Proto: ", AsAbsl(proto), "\r\n");
   out.append("Forwarded: ");
   for (std::string_view v : forwarded) absl::StrAppend(&out, AsAbsl(v), ", ");
   AppendForwardedFor(forwarding.client_ip, out);
-  absl::StrAppend(&out, ";proto=", AsAbsl(forwarding.proto), "\r\n");
+  absl::StrAppend(&out, ";proto=", AsAbsl(proto), "\r\n");
   if (head.body == BodyKind::kChunked) out.append("Transfer-Encoding: chunked\r\n");
   if (upgrade) {
     absl::StrAppend(&out, "Connection: upgrade\r\nUpgrade: ", AsAbsl(head.upgrade), "\r\n");
@@ -88,7 +99,7 @@ void AppendRequestHead(const RequestHead& head, const ForwardingInfo& forwarding
 }
 
 void AppendResponseHead(const ResponseHead& head, bool keep_alive, int client_version_minor,
-                        std::string& out) {
+                        std::string& out, std::string_view extra_fields) {
   absl::StrAppend(&out, client_version_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ", head.status, " ",
                   AsAbsl(head.reason), "\r\n");
   for (size_t i = 0; i < head.header_count; ++i) {
@@ -96,6 +107,7 @@ void AppendResponseHead(const ResponseHead& head, bool keep_alive, int client_ve
     if (Dropped(head, h.name)) continue;
     AppendField(h.name, h.value, out);
   }
+  out.append(extra_fields);
   if (head.body == BodyKind::kChunked) out.append("Transfer-Encoding: chunked\r\n");
   if (head.status == 101) {
     absl::StrAppend(&out, "Connection: upgrade\r\nUpgrade: ", AsAbsl(head.upgrade), "\r\n");

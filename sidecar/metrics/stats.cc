@@ -33,6 +33,8 @@ std::string_view ErrorReasonName(ErrorReason reason) {
       return "no_backend";
     case ErrorReason::kRetried:
       return "retried";
+    case ErrorReason::kPeerFailed:
+      return "peer_failed";
     case ErrorReason::kCount:
       break;
   }
@@ -161,6 +163,18 @@ std::vector<prometheus::MetricFamily> StatsCollector::Collect() const {
                MetricType::Counter));
   }
   out.push_back(std::move(errors));
+
+  auto sticky = Family("drover_sticky_decisions_total",
+                       "Sticky-session routing decisions, by result.", MetricType::Counter);
+  static constexpr const char* kStickyNames[ThreadStats::kStickyResults] = {
+      "hit", "new", "remapped", "forwarded", "invalid", "no_key"};
+  for (size_t r = 0; r < ThreadStats::kStickyResults; ++r) {
+    uint64_t n = 0;
+    for (const ThreadStats* t : threads_) n += Load(t->sticky_[r]);
+    sticky.metric.push_back(
+        Sample(static_cast<double>(n), {{"result", kStickyNames[r]}}, MetricType::Counter));
+  }
+  out.push_back(std::move(sticky));
   return out;
 }
 

@@ -34,6 +34,7 @@ enum class ErrorReason : uint8_t {
   kBadResponse,             // backend response failed to parse (502)
   kNoBackend,               // none up (503)
   kRetried,                 // request retried on another backend
+  kPeerFailed,              // another member's sidecar was unreachable: served here instead
   kCount,
 };
 std::string_view ErrorReasonName(ErrorReason reason);
@@ -57,6 +58,9 @@ class ThreadStats {
     Add(latency_sum_ns_, static_cast<uint64_t>(duration_ns));
   }
   void CountError(ErrorReason reason) { Add(errors_[static_cast<size_t>(reason)], 1); }
+  // Sticky decisions by result, indexed like sticky::StickyResult (see StatsCollector).
+  static constexpr size_t kStickyResults = 6;
+  void CountSticky(size_t result) { Add(sticky_[result], 1); }
   void AddClientBytes(uint64_t received, uint64_t sent) {
     Add(client_received_, received);
     Add(client_sent_, sent);
@@ -101,6 +105,7 @@ class ThreadStats {
   std::array<Counter, kLatencyBuckets.size() + 1> latency_buckets_{};
   Counter latency_sum_ns_{0};
   std::array<Counter, static_cast<size_t>(ErrorReason::kCount)> errors_{};
+  std::array<Counter, kStickyResults> sticky_{};
   Counter client_received_{0};
   Counter client_sent_{0};
   Counter backend_received_{0};

@@ -4,10 +4,12 @@
 #define DROVER_SIDECAR_PROXY_CONFIG_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "sidecar/balance/balancer.h"
 #include "sidecar/http/parser.h"
 #include "sidecar/net/socket.h"
+#include "sidecar/sticky/policy.h"
 
 namespace drover::proxy {
 
@@ -31,6 +33,9 @@ struct ProxyConfig {
   // After an error response, how long to read and discard what the client still sends so the
   // response is not lost to a reset.
   int64_t linger_ms = 1000;
+  sticky::StickyConfig sticky;
+  // Where other members' sidecars send forwarded requests; unset: no peer listener.
+  std::optional<net::SocketAddress> peer_listen;
 };
 
 }  // namespace drover::proxy

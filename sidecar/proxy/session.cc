@@ -19,6 +19,11 @@ using metrics::ErrorReason;
 
 namespace {
 
+uint32_t NowSeconds() { return static_cast<uint32_t>(time(nullptr)); }
+
+// UpstreamConnection::backend_ of a connection to another member's sidecar: never pooled.
+constexpr size_t kPeerBackend = ~size_t{0};
+
 int64_t MonotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -106,8 +111,8 @@ void UpstreamConnection::OnTimeout() {
 // ---------------------------------------------------------------------------------------------
 // Session: lifecycle
 
-Session::Session(Worker& worker, int fd, std::string peer_ip)
-    : worker_(worker), fd_(fd), peer_ip_(std::move(peer_ip)) {}
+Session::Session(Worker& worker, int fd, std::string peer_ip, bool from_peer)
+    : worker_(worker), fd_(fd), peer_ip_(std::move(peer_ip)), from_peer_(from_peer) {}
 
 Session::~Session() {
   if (up_ != nullptr) up_->Destroy();
@@ -521,16 +526,98 @@ void Session::StartRequest(const http::RequestHead& head) {
     FailRequest(405, "CONNECT is not supported by this reverse proxy", ErrorReason::kBadRequest);
     return;
   }
+  const sticky::StickyRouter& router = *worker_.router_;
+  const bool cookie_mode = router.config().kind == sticky::StickyKind::kCookie;
+  sticky::StickyRoute route;
+  if (router.config().kind != sticky::StickyKind::kNone) {
+    route = router.Decide(head, peer_ip_, from_peer_, NowSeconds());
+    worker_.stats_.CountSticky(static_cast<size_t>(route.result));
+  }
+  set_cookie_ = cookie_mode && route.set_cookie;
+  cookie_issued_ = route.cookie_issued;
+  cookie_secure_ = set_cookie_ && router.SecureRequest(head, peer_ip_);
+  peer_ = nullptr;
+  peer_table_.reset();
   request_head_.clear();
-  http::AppendRequestHead(head, {.client_ip = peer_ip_, .proto = "http"}, request_head_);
+  http::AppendRequestHead(
+      head,
+      {.client_ip = peer_ip_,
+       .proto = "http",
+       // The app never sees the sticky cookie; another sidecar needs it to find the session.
+       .strip_cookie = cookie_mode && route.peer == nullptr
+                           ? std::string_view(router.config().cookie_name)
+                           : std::string_view(),
+       .keep_proto = from_peer_},
+      request_head_);
   request_head_sent_ = 0;
   in_.Consume(head.head_bytes, worker_.buffers_);
-  if (!ConnectBackend(-1)) FailRequest(503, "no backend is up", ErrorReason::kNoBackend);
+  if (route.peer != nullptr) {
+    peer_table_ = worker_.members_;
+    ConnectPeer(*route.peer);
+    return;
+  }
+  if (!ConnectBackend(-1, route.slot)) {
+    FailRequest(503, "no backend is up", ErrorReason::kNoBackend);
+  }
 }
 
-bool Session::ConnectBackend(int exclude) {
-  int b = worker_.balancer_->Pick(exclude);
+void Session::ConnectPeer(const sticky::Member& member) {
+  peer_ = &member;
+  backend_ = -1;
+  bool in_progress = false;
+  absl::StatusOr<int> fd = net::ConnectNonBlocking(member.peer_address, in_progress);
+  UpstreamConnection* connection = nullptr;
+  if (fd.ok()) {
+    connection = new UpstreamConnection(worker_, *fd, kPeerBackend, 0, in_progress);
+    if (!worker_.loop_->Add(*fd, connection).ok()) {
+      connection->Destroy();
+      connection = nullptr;
+    }
+  }
+  if (connection == nullptr) {
+    OnUpstreamFailure(ErrorReason::kBackendRefused);
+    return;
+  }
+  connection->owner_ = this;
+  up_ = connection;
+  if (connection->connecting_) {
+    worker_.connect_timers_.Arm(connection->timer_, worker_.loop_->now_ms());
+  } else {
+    worker_.response_timers_.Arm(connection->timer_, worker_.loop_->now_ms());
+  }
+}
+
+std::string Session::StickyResponseFields(const http::ResponseHead& head) {
+  if (!set_cookie_ || backend_ < 0) return {};
+  const sticky::StickyRouter& router = *worker_.router_;
+  std::string fields = absl::StrCat(
+      "Set-Cookie: ", router.CookieFor(backend_, cookie_issued_, NowSeconds(), cookie_secure_),
+      "\r\n");
+  // HAProxy's `nocache`: a response that hands out a session must not be cached and shared,
+  // unless the app already said so.
+  for (size_t i = 0; i < head.header_count; ++i) {
+    const http::Header& h = head.headers[i];
+    if (!EqualsIgnoreCase(h.name, "cache-control")) continue;
+    for (std::string_view directive : {"no-cache", "no-store", "private"}) {
+      for (size_t at = 0; at + directive.size() <= h.value.size(); ++at) {
+        if (EqualsIgnoreCase(h.value.substr(at, directive.size()), directive)) return fields;
+      }
+    }
+  }
+  fields.append("Cache-Control: private\r\n");
+  return fields;
+}
+
+bool Session::ConnectBackend(int exclude, int slot) {
+  int b = slot >= 0 && slot != exclude &&
+                  worker_.backends_[static_cast<size_t>(slot)].up.load(std::memory_order_relaxed)
+              ? slot
+              : worker_.balancer_->Pick(exclude);
   if (b < 0) return false;
+  // Balanced somewhere other than the session's slot: the response re-homes the session.
+  if (b != slot && worker_.router_->config().kind == sticky::StickyKind::kCookie) {
+    set_cookie_ = true;
+  }
   backend_ = b;
   const balance::Backend& backend = worker_.backends_[static_cast<size_t>(b)];
   const uint64_t target = backend.target.load(std::memory_order_acquire);
@@ -575,7 +662,8 @@ void Session::ReleaseUpstream(bool reusable) {
   UpstreamConnection* connection = up_;
   up_ = nullptr;
   connection->owner_ = nullptr;
-  if (reusable && !connection->eof_ && connection->in_.empty()) {
+  if (reusable && !connection->eof_ && connection->in_.empty() &&
+      connection->backend_ != kPeerBackend) {
     connection->reused_ = true;
     connection->readable_ = false;
     worker_.ReturnToPool(connection);
@@ -590,6 +678,20 @@ std::string Session::BackendName() const {
 }
 
 void Session::OnUpstreamFailure(ErrorReason reason) {
+  if (peer_ != nullptr && !response_started_) {
+    // Another member's sidecar is unreachable: its sessions are lost anyway, so this one is
+    // re-homed here (a new cookie) rather than failed.
+    std::fprintf(stderr, "drover-sidecar: peer %s unreachable (%s); serving here\n",
+                 peer_->id.c_str(), std::string(metrics::ErrorReasonName(reason)).c_str());
+    worker_.stats_.CountError(ErrorReason::kPeerFailed);
+    ReleaseUpstream(false);
+    peer_ = nullptr;
+    peer_table_.reset();
+    request_head_sent_ = 0;
+    if (request_body_forwarded_ == 0 && ConnectBackend(-1)) return;
+    FailRequest(502, "the session's sidecar is unreachable", reason);
+    return;
+  }
   const bool connect_failed =
       reason == ErrorReason::kBackendRefused || reason == ErrorReason::kBackendConnectTimeout;
   const bool was_reused = up_ != nullptr && up_->reused_;
@@ -711,7 +813,8 @@ bool Session::ParseResponse() {
     status_ = head.status;
     response_started_ = true;
     if (head.status == 101) {
-      http::AppendResponseHead(head, true, version_minor_, response_head_);
+      http::AppendResponseHead(head, true, version_minor_, response_head_,
+                               StickyResponseFields(head));
       up_->in_.Consume(head.head_bytes, worker_.buffers_);
       worker_.stats_.CountRequest(101, MonotonicNs() - start_ns_);
       EndOutstanding();
@@ -728,7 +831,8 @@ bool Session::ParseResponse() {
                          response_body_ != http::BodyKind::kUntilClose &&
                          request_body_state_ == RequestBody::kDone;
     upstream_keep_alive_ = head.KeepAlive() && response_body_ != http::BodyKind::kUntilClose;
-    http::AppendResponseHead(head, client_keep_alive_, version_minor_, response_head_);
+    http::AppendResponseHead(head, client_keep_alive_, version_minor_, response_head_,
+                             StickyResponseFields(head));
     up_->in_.Consume(head.head_bytes, worker_.buffers_);
     response_state_ = Response::kBody;
     return true;

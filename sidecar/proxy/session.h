@@ -19,6 +19,7 @@
 #include "sidecar/net/buffer.h"
 #include "sidecar/net/event_loop.h"
 #include "sidecar/net/timer_list.h"
+#include "sidecar/sticky/members.h"
 
 namespace drover::proxy {
 
@@ -56,7 +57,9 @@ class UpstreamConnection : public net::EventHandler, public net::TimerHandler {
 
 class Session : public net::EventHandler, public net::TimerHandler {
  public:
-  Session(Worker& worker, int fd, std::string peer_ip);
+  // `from_peer`: accepted on the peer listener, so another member's sidecar sent it and it is
+  // never forwarded again.
+  Session(Worker& worker, int fd, std::string peer_ip, bool from_peer);
   ~Session() override;
   void Start();
   void OnEvents(uint32_t events) override;
@@ -84,7 +87,12 @@ class Session : public net::EventHandler, public net::TimerHandler {
   void StartRequest(const http::RequestHead& head);
   // Picks a backend and starts using a pooled or new connection to it; false when no backend
   // is up. A connect that fails at once is handled (retried or answered) before returning.
-  bool ConnectBackend(int exclude);
+  // `slot` >= 0 asks for that backend (a sticky session's) when it is up.
+  bool ConnectBackend(int exclude, int slot = -1);
+  // Relays the request to another member's sidecar (its session lives there).
+  void ConnectPeer(const sticky::Member& member);
+  // The Set-Cookie (and Cache-Control) lines a response gets when its session is new here.
+  std::string StickyResponseFields(const http::ResponseHead& head);
   void FinishRequest();
   void FailRequest(int status, std::string_view text, metrics::ErrorReason reason);
   void OnUpstreamFailure(metrics::ErrorReason reason);
@@ -102,6 +110,7 @@ class Session : public net::EventHandler, public net::TimerHandler {
   Worker& worker_;
   int fd_;
   std::string peer_ip_;
+  const bool from_peer_;
   net::Buffer in_;
   net::Timer timer_{this};
   UpstreamConnection* up_ = nullptr;
@@ -131,6 +140,13 @@ class Session : public net::EventHandler, public net::TimerHandler {
   bool outstanding_ = false;
   bool retried_ = false;
   int64_t start_ns_ = 0;
+  // Sticky sessions: set the cookie on the response (naming the slot that answered), and
+  // whether this request is relayed to another member's sidecar.
+  bool set_cookie_ = false;
+  bool cookie_secure_ = false;
+  uint32_t cookie_issued_ = 0;
+  std::shared_ptr<const sticky::MemberTable> peer_table_;  // keeps peer_ valid
+  const sticky::Member* peer_ = nullptr;
 
   // Its response.
   Response response_state_ = Response::kAwaitingHead;

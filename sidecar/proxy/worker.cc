@@ -20,22 +20,28 @@ size_t BlockSize(const ProxyConfig& config) {
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const ProxyConfig& config,
                                                        const balance::BackendSet& backends,
                                                        std::atomic<int64_t>* open_connections,
-                                                       int listen_fd, int index) {
+                                                       int listen_fd, int peer_listen_fd,
+                                                       int index) {
   absl::StatusOr<std::unique_ptr<net::EventLoop>> loop = net::EventLoop::Create();
   if (!loop.ok()) return loop.status();
-  std::unique_ptr<Worker> worker(
-      new Worker(config, backends, open_connections, listen_fd, index, std::move(*loop)));
+  std::unique_ptr<Worker> worker(new Worker(config, backends, open_connections, listen_fd,
+                                            peer_listen_fd, index, std::move(*loop)));
   if (absl::Status s = worker->loop_->AddListener(listen_fd, worker.get()); !s.ok()) return s;
+  if (peer_listen_fd >= 0) {
+    absl::Status s = worker->loop_->AddListener(peer_listen_fd, &worker->peer_listener_);
+    if (!s.ok()) return s;
+  }
   return worker;
 }
 
 Worker::Worker(const ProxyConfig& config, const balance::BackendSet& backends,
-               std::atomic<int64_t>* open_connections, int listen_fd, int index,
+               std::atomic<int64_t>* open_connections, int listen_fd, int peer_listen_fd, int index,
                std::unique_ptr<net::EventLoop> loop)
     : config_(config),
       backends_(backends),
       open_connections_(open_connections),
       listen_fd_(listen_fd),
+      peer_listen_fd_(peer_listen_fd),
       loop_(std::move(loop)),
       buffers_(BlockSize(config), /*max_free=*/1024),
       stats_(backends.size()),
@@ -48,6 +54,7 @@ Worker::Worker(const ProxyConfig& config, const balance::BackendSet& backends,
       tunnel_timers_(config.tunnel_timeout_ms),
       pool_timers_(config.upstream_idle_timeout_ms),
       linger_timers_(config.linger_ms),
+      router_(std::make_unique<sticky::StickyRouter>(config.sticky, backends)),
       pools_(backends.size()) {
   for (net::TimerList* list : {&header_timers_, &idle_timers_, &connect_timers_, &response_timers_,
                                &tunnel_timers_, &pool_timers_, &linger_timers_}) {
@@ -64,18 +71,28 @@ Worker::~Worker() {
     pool.clear();
   }
   loop_->FreeDeleted();
-  if (listen_fd_ >= 0) {
-    loop_->Remove(listen_fd_);
-    close(listen_fd_);
+  for (int fd : {listen_fd_, peer_listen_fd_}) {
+    if (fd < 0) continue;
+    loop_->Remove(fd);
+    close(fd);
   }
 }
 
-void Worker::OnEvents(uint32_t /*events*/) {
+void Worker::OnEvents(uint32_t /*events*/) { Accept(listen_fd_, false); }
+
+void Worker::SetMembers(std::shared_ptr<const sticky::MemberTable> members) {
+  loop_->Post([this, members = std::move(members)]() mutable {
+    members_ = members;
+    router_->SetMembers(std::move(members));
+  });
+}
+
+void Worker::Accept(int listen_fd, bool from_peer) {
   // Level-triggered listener: take a bounded batch, the rest wakes us again.
   for (int i = 0; i < 64; ++i) {
     sockaddr_storage peer{};
     socklen_t peer_len = sizeof(peer);
-    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len,
+    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &peer_len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       // EAGAIN: drained. EMFILE and friends: retried on the next wake-up.
@@ -90,7 +107,7 @@ void Worker::OnEvents(uint32_t /*events*/) {
     net::SetNoDelay(fd);
     std::string ip =
         net::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&peer), peer_len).HostString();
-    auto* session = new Session(*this, fd, std::move(ip));
+    auto* session = new Session(*this, fd, std::move(ip), from_peer);
     sessions_.insert(session);
     session->Start();
   }
@@ -103,6 +120,11 @@ void Worker::BeginDrain() {
     loop_->Remove(listen_fd_);
     close(listen_fd_);
     listen_fd_ = -1;
+    if (peer_listen_fd_ >= 0) {
+      loop_->Remove(peer_listen_fd_);
+      close(peer_listen_fd_);
+      peer_listen_fd_ = -1;
+    }
     std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
     for (Session* s : sessions) s->CloseIfIdle();
   });

@@ -22,6 +22,7 @@
 #include "sidecar/net/event_loop.h"
 #include "sidecar/net/timer_list.h"
 #include "sidecar/proxy/config.h"
+#include "sidecar/sticky/policy.h"
 
 namespace drover::proxy {
 
@@ -33,7 +34,8 @@ class Worker : public net::EventHandler {
   static absl::StatusOr<std::unique_ptr<Worker>> Create(const ProxyConfig& config,
                                                         const balance::BackendSet& backends,
                                                         std::atomic<int64_t>* open_connections,
-                                                        int listen_fd, int index);
+                                                        int listen_fd, int peer_listen_fd,
+                                                        int index);
   ~Worker() override;
 
   void Run() { loop_->Run(); }
@@ -42,18 +44,30 @@ class Worker : public net::EventHandler {
   // response from now on close its connection, so in-flight requests finish and nothing new
   // starts. stats().active_connections() falls to zero when this worker is done.
   void BeginDrain();
+  // Thread-safe: the member table (other sidecars) sticky sessions route to from now on.
+  void SetMembers(std::shared_ptr<const sticky::MemberTable> members);
 
   const metrics::ThreadStats& stats() const { return stats_; }
 
-  // Listener readiness.
+  // Public listener readiness.
   void OnEvents(uint32_t events) override;
 
  private:
   friend class Session;
   friend class UpstreamConnection;
   Worker(const ProxyConfig& config, const balance::BackendSet& backends,
-         std::atomic<int64_t>* open_connections, int listen_fd, int index,
+         std::atomic<int64_t>* open_connections, int listen_fd, int peer_listen_fd, int index,
          std::unique_ptr<net::EventLoop> loop);
+  // The peer listener: requests other members' sidecars forward here.
+  class PeerListener : public net::EventHandler {
+   public:
+    explicit PeerListener(Worker* worker) : worker_(worker) {}
+    void OnEvents(uint32_t /*events*/) override { worker_->Accept(worker_->peer_listen_fd_, true); }
+
+   private:
+    Worker* worker_;
+  };
+  void Accept(int listen_fd, bool from_peer);
 
   // A kept-alive connection to `backend`, or nullptr.
   // A kept-alive connection to `backend` at `target`, or nullptr. Connections to an older
@@ -67,10 +81,14 @@ class Worker : public net::EventHandler {
   const balance::BackendSet& backends_;
   std::atomic<int64_t>* open_connections_;
   int listen_fd_;
+  int peer_listen_fd_;
+  PeerListener peer_listener_{this};
   std::unique_ptr<net::EventLoop> loop_;
   net::BufferPool buffers_;
   metrics::ThreadStats stats_;
   std::unique_ptr<balance::Balancer> balancer_;
+  std::unique_ptr<sticky::StickyRouter> router_;
+  std::shared_ptr<const sticky::MemberTable> members_;
   net::TimerList header_timers_;
   net::TimerList idle_timers_;
   net::TimerList connect_timers_;

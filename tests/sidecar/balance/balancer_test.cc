@@ -39,8 +39,8 @@ TEST(BalancerTest, LeastConnPrefersIdleAndRotatesTies) {
   EXPECT_EQ(seen[0], 10);
   EXPECT_EQ(seen[1], 10);
   EXPECT_EQ(seen[2], 10);
-  stats.RequestStarted(0);
-  stats.RequestStarted(1);
+  stats.RequestStarted(0, 0);
+  stats.RequestStarted(1, 1);
   EXPECT_EQ(lc->Pick(-1), 2);
   int tie = lc->Pick(2);
   EXPECT_TRUE(tie == 0 || tie == 1);

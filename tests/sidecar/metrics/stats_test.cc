@@ -19,9 +19,9 @@ TEST(StatsTest, CollectorSumsThreads) {
   b.CountRequest(200, 30'000'000);
   b.CountRequest(502, 1'000);
   a.CountError(ErrorReason::kBackendRefused);
-  a.RequestStarted(1);
-  b.RequestStarted(1);
-  b.RequestFinished(1);
+  a.RequestStarted(1, 0);
+  b.RequestStarted(1, 1);
+  b.RequestFinished(1, 1, true);
   a.ConnectionOpened();
   b.ConnectionOpened();
   a.ConnectionClosed();

@@ -1,0 +1,49 @@
+// Stable hashing for sticky sessions: the same bytes hash to the same value in every sidecar
+// process, on every machine and build, forever, so that every member holding the same target
+// list maps a session key to the same (member, slot). absl::Hash and std::hash are seeded per
+// process or unspecified and must never be used for this.
+//
+//   std::vector<sticky::Target> targets = {{sticky::MemberHash("web-0"), 0},
+//                                          {sticky::MemberHash("web-0"), 1},
+//                                          {sticky::MemberHash("web-1"), 0}};
+//   int i = sticky::RendezvousPick(sticky::StableHash(session_id), targets);
+//   if (i >= 0) Forward(targets[i]);
+#ifndef DROVER_SIDECAR_STICKY_HASH_H_
+#define DROVER_SIDECAR_STICKY_HASH_H_
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace drover::sticky {
+
+// FNV-1a 64 over `bytes`, then the MurmurHash3 64-bit finalizer so that every input bit reaches
+// every output bit. Stable forever: cookies, peers and golden tests depend on its exact values;
+// changing it re-homes every hash-keyed session of a cluster at once.
+uint64_t StableHash(std::string_view bytes);
+
+// The 32-bit id of a member (its pod name) carried in session cookies: the high half of
+// StableHash(member_id). Stable forever, like StableHash.
+uint32_t MemberHash(std::string_view member_id);
+
+// The stable identity of one worker slot of one member. Slots are numbered from 0.
+struct Target {
+  uint32_t member = 0;
+  uint16_t slot = 0;
+
+  friend bool operator==(const Target&, const Target&) = default;
+};
+
+// The pseudo-random weight of `target` for a key; rendezvous hashing picks the highest.
+uint64_t RendezvousWeight(uint64_t key_hash, Target target);
+
+// Rendezvous (highest random weight) hashing: the target with the highest
+// RendezvousWeight(key_hash, target) wins; equal weights go to the smaller (member, slot), so the
+// pick never depends on the order of `targets`. Removing a target moves only the keys it held;
+// adding one moves only keys to it, about 1/(N+1) of them. Returns the index into `targets`, or
+// -1 when it is empty. O(N), for N up to a few hundred.
+int RendezvousPick(uint64_t key_hash, std::span<const Target> targets);
+
+}  // namespace drover::sticky
+
+#endif  // DROVER_SIDECAR_STICKY_HASH_H_

@@ -1,0 +1,369 @@
+#include "sidecar/sticky/policy.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/strings.h"
+
+namespace drover::sticky {
+
+namespace {
+
+bool ParseIp(std::string_view text, int& family, unsigned char* bytes) {
+  std::string z(text);
+  if (inet_pton(AF_INET, z.c_str(), bytes) == 1) {
+    family = AF_INET;
+    return true;
+  }
+  if (inet_pton(AF_INET6, z.c_str(), bytes) == 1) {
+    family = AF_INET6;
+    return true;
+  }
+  return false;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The value of query parameter `name` in a request target, or nullopt.
+std::optional<std::string_view> QueryParameter(std::string_view target, std::string_view name) {
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  std::string_view query = target.substr(q + 1);
+  size_t hash = query.find('#');
+  if (hash != std::string_view::npos) query = query.substr(0, hash);
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+// Path segment `n` (1-based) of an origin-form target: /a/b/c -> 1:"a", 2:"b".
+std::optional<std::string_view> PathSegment(std::string_view target, int n) {
+  size_t end = target.find_first_of("?#");
+  std::string_view path = target.substr(0, end);
+  int index = 0;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    size_t slash = path.find('/');
+    ++index;
+    if (index == n) return path.substr(0, slash);
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::StatusOr<Cidr> Cidr::Parse(std::string_view text) {
+  Cidr cidr;
+  text = Trim(text);
+  size_t slash = text.find('/');
+  std::string_view ip = text.substr(0, slash);
+  if (!ParseIp(ip, cidr.family, cidr.bytes)) {
+    return absl::InvalidArgumentError(absl::StrCat("bad address in '", AsAbsl(text), "'"));
+  }
+  const int max = cidr.family == AF_INET ? 32 : 128;
+  cidr.prefix = max;
+  if (slash != std::string_view::npos) {
+    std::string_view bits = text.substr(slash + 1);
+    if (!absl::SimpleAtoi(AsAbsl(bits), &cidr.prefix) || cidr.prefix < 0 || cidr.prefix > max ||
+        bits.empty() || bits.front() == '+' || bits.front() == '-') {
+      return absl::InvalidArgumentError(absl::StrCat("bad prefix length in '", AsAbsl(text), "'"));
+    }
+  }
+  return cidr;
+}
+
+bool Cidr::Contains(std::string_view ip) const {
+  int ip_family = 0;
+  unsigned char ip_bytes[16] = {0};
+  if (!ParseIp(ip, ip_family, ip_bytes) || ip_family != family) return false;
+  int full = prefix / 8;
+  if (std::memcmp(ip_bytes, bytes, static_cast<size_t>(full)) != 0) return false;
+  int rest = prefix % 8;
+  if (rest == 0) return true;
+  auto mask = static_cast<unsigned char>(0xff << (8 - rest));
+  return (ip_bytes[full] & mask) == (bytes[full] & mask);
+}
+
+absl::StatusOr<std::vector<Cidr>> ParseCidrs(std::string_view list) {
+  std::vector<Cidr> out;
+  for (absl::string_view item : absl::StrSplit(AsAbsl(list), ',', absl::SkipWhitespace())) {
+    absl::StatusOr<Cidr> cidr = Cidr::Parse(AsStd(item));
+    if (!cidr.ok()) return cidr.status();
+    out.push_back(*cidr);
+  }
+  return out;
+}
+
+absl::StatusOr<StickyConfig> ParseStickyMode(std::string_view text) {
+  StickyConfig config;
+  size_t colon = text.find(':');
+  std::string_view kind = text.substr(0, colon);
+  std::string_view arg = colon == std::string_view::npos ? "" : text.substr(colon + 1);
+  auto need_arg = [&](StickyKind k) -> absl::Status {
+    if (arg.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", AsAbsl(kind), "' needs a name, e.g. ", AsAbsl(kind), ":sid"));
+    }
+    config.kind = k;
+    config.key_name = std::string(arg);
+    return absl::OkStatus();
+  };
+  absl::Status status = absl::OkStatus();
+  if (kind == "cookie" && arg.empty()) {
+    config.kind = StickyKind::kCookie;
+  } else if (kind == "app-cookie") {
+    status = need_arg(StickyKind::kAppCookie);
+  } else if (kind == "header") {
+    status = need_arg(StickyKind::kHeader);
+  } else if (kind == "query") {
+    status = need_arg(StickyKind::kQuery);
+  } else if (kind == "path") {
+    config.kind = StickyKind::kPath;
+    if (!absl::SimpleAtoi(AsAbsl(arg), &config.path_segment) || config.path_segment < 1 ||
+        config.path_segment > 64) {
+      return absl::InvalidArgumentError("path:N needs a segment number from 1 to 64");
+    }
+  } else if (kind == "source-ip" && arg.empty()) {
+    config.kind = StickyKind::kSourceIp;
+  } else if (kind == "none" && arg.empty()) {
+    config.kind = StickyKind::kNone;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown mode '", AsAbsl(text),
+        "': want cookie, app-cookie:NAME, header:NAME, query:NAME, path:N, source-ip or none"));
+  }
+  if (!status.ok()) return status;
+  return config;
+}
+
+std::string_view StickyResultName(StickyResult result) {
+  switch (result) {
+    case StickyResult::kHit:
+      return "hit";
+    case StickyResult::kNew:
+      return "new";
+    case StickyResult::kRemapped:
+      return "remapped";
+    case StickyResult::kForwarded:
+      return "forwarded";
+    case StickyResult::kInvalid:
+      return "invalid";
+    case StickyResult::kNoKey:
+      return "no_key";
+    case StickyResult::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view EffectiveClientIp(const http::RequestHead& head, std::string_view peer_ip,
+                                   const std::vector<Cidr>& trusted) {
+  auto is_trusted = [&](std::string_view ip) {
+    for (const Cidr& c : trusted) {
+      if (c.Contains(ip)) return true;
+    }
+    return false;
+  };
+  if (trusted.empty() || !is_trusted(peer_ip)) return peer_ip;
+  // Walk X-Forwarded-For from the right (the nearest hop) past trusted proxies.
+  for (size_t i = head.header_count; i-- > 0;) {
+    const http::Header& h = head.headers[i];
+    if (!EqualsIgnoreCase(h.name, "x-forwarded-for")) continue;
+    std::string_view list = h.value;
+    while (!list.empty()) {
+      size_t comma = list.rfind(',');
+      std::string_view entry =
+          Trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
+      if (!entry.empty() && !is_trusted(entry)) return entry;
+      if (comma == std::string_view::npos) break;
+      list = list.substr(0, comma);
+    }
+  }
+  return peer_ip;
+}
+
+StickyRouter::StickyRouter(const StickyConfig& config, const balance::BackendSet& backends)
+    : config_(config), backends_(backends) {
+  RebuildTargets();
+}
+
+void StickyRouter::SetMembers(std::shared_ptr<const MemberTable> members) {
+  members_ = std::move(members);
+  RebuildTargets();
+}
+
+void StickyRouter::RebuildTargets() {
+  targets_.clear();
+  for (int s = 0; s < config_.slots; ++s) {
+    targets_.push_back({config_.member_hash, static_cast<uint16_t>(s)});
+  }
+  if (members_ == nullptr) return;
+  for (const Member& m : members_->members()) {
+    if (m.hash == config_.member_hash) continue;  // the table lists us too
+    for (int s = 0; s < m.slots; ++s) targets_.push_back({m.hash, static_cast<uint16_t>(s)});
+  }
+}
+
+bool StickyRouter::SlotUsable(int slot) const {
+  return slot >= 0 && static_cast<size_t>(slot) < backends_.size() &&
+         backends_[static_cast<size_t>(slot)].up.load(std::memory_order_relaxed);
+}
+
+bool StickyRouter::SecureRequest(const http::RequestHead& head, std::string_view client_ip) const {
+  bool trusted = false;
+  for (const Cidr& c : config_.trusted_proxies) trusted = trusted || c.Contains(client_ip);
+  if (!trusted) return false;
+  for (size_t i = 0; i < head.header_count; ++i) {
+    const http::Header& h = head.headers[i];
+    if (EqualsIgnoreCase(h.name, "x-forwarded-proto")) return EqualsIgnoreCase(h.value, "https");
+  }
+  return false;
+}
+
+std::string StickyRouter::CookieFor(int slot, uint32_t issued, uint32_t now_s, bool secure) const {
+  SessionCookie cookie{config_.member_hash, static_cast<uint16_t>(slot),
+                       issued != 0 ? issued : now_s, now_s};
+  return SetCookieValue(config_.cookie_name, config_.codec->Encode(cookie), secure,
+                        config_.cookie_max_age_s);
+}
+
+StickyRoute StickyRouter::DecideCookie(const http::RequestHead& head, bool from_peer,
+                                       uint32_t now_s) const {
+  StickyRoute route;
+  std::string_view fields[16];
+  size_t count = 0;
+  for (size_t i = 0; i < head.header_count && count < 16; ++i) {
+    if (EqualsIgnoreCase(head.headers[i].name, "cookie")) fields[count++] = head.headers[i].value;
+  }
+  std::optional<std::string_view> value =
+      FindCookie(std::span<const std::string_view>(fields, count), config_.cookie_name);
+  route.set_cookie = true;
+  if (!value) {
+    route.result = StickyResult::kNew;
+    return route;
+  }
+  absl::StatusOr<SessionCookie> cookie = config_.codec->Decode(*value);
+  if (!cookie.ok() ||
+      config_.codec->Expired(*cookie, now_s, config_.cookie_max_age_s, config_.cookie_max_idle_s)) {
+    route.result = StickyResult::kInvalid;
+    return route;
+  }
+  if (cookie->member == config_.member_hash) {
+    if (!SlotUsable(cookie->slot)) {
+      route.result = StickyResult::kRemapped;
+      return route;
+    }
+    route.result = StickyResult::kHit;
+    route.slot = cookie->slot;
+    route.cookie_issued = cookie->issued;
+    // Idle expiry is enforced from last_seen, so refresh it well before it runs out.
+    route.set_cookie =
+        config_.cookie_max_idle_s > 0 && now_s - cookie->last_seen >= config_.cookie_max_idle_s / 4;
+    return route;
+  }
+  const Member* member = members_ != nullptr ? members_->Find(cookie->member) : nullptr;
+  if (member == nullptr || from_peer) {
+    // Its member is gone (or this request was already forwarded once): re-home it here.
+    route.result = StickyResult::kRemapped;
+    return route;
+  }
+  route.result = StickyResult::kForwarded;
+  route.peer = member;
+  route.set_cookie = false;
+  return route;
+}
+
+StickyRoute StickyRouter::DecideHash(uint64_t key, bool from_peer) const {
+  StickyRoute route;
+  int index = RendezvousPick(key, targets_);
+  if (index < 0) return route;
+  const Target& target = targets_[static_cast<size_t>(index)];
+  if (target.member != config_.member_hash) {
+    const Member* member = members_ != nullptr ? members_->Find(target.member) : nullptr;
+    if (member != nullptr && !from_peer) {
+      route.result = StickyResult::kForwarded;
+      route.peer = member;
+      return route;
+    }
+  } else if (SlotUsable(target.slot)) {
+    route.result = StickyResult::kHit;
+    route.slot = target.slot;
+    return route;
+  }
+  // The target is down here, or not ours after a hop: the next best usable local slot, chosen
+  // the same way so that every request with this key still lands together.
+  Target local[1024];
+  size_t n = 0;
+  for (int s = 0; s < config_.slots && n < 1024; ++s) {
+    if (SlotUsable(s)) local[n++] = {config_.member_hash, static_cast<uint16_t>(s)};
+  }
+  index = RendezvousPick(key, std::span<const Target>(local, n));
+  route.result = StickyResult::kRemapped;
+  if (index >= 0) route.slot = local[index].slot;
+  return route;
+}
+
+StickyRoute StickyRouter::Decide(const http::RequestHead& head, std::string_view client_ip,
+                                 bool from_peer, uint32_t now_s) const {
+  std::optional<std::string_view> key;
+  switch (config_.kind) {
+    case StickyKind::kNone:
+      return {};
+    case StickyKind::kCookie:
+      return DecideCookie(head, from_peer, now_s);
+    case StickyKind::kAppCookie: {
+      std::string_view fields[16];
+      size_t count = 0;
+      for (size_t i = 0; i < head.header_count && count < 16; ++i) {
+        if (EqualsIgnoreCase(head.headers[i].name, "cookie")) {
+          fields[count++] = head.headers[i].value;
+        }
+      }
+      key = FindCookie(std::span<const std::string_view>(fields, count), config_.key_name);
+      break;
+    }
+    case StickyKind::kHeader:
+      for (size_t i = 0; i < head.header_count; ++i) {
+        if (EqualsIgnoreCase(head.headers[i].name, config_.key_name)) {
+          key = head.headers[i].value;
+          break;
+        }
+      }
+      break;
+    case StickyKind::kQuery:
+      key = QueryParameter(head.target, config_.key_name);
+      break;
+    case StickyKind::kPath:
+      key = PathSegment(head.target, config_.path_segment);
+      break;
+    case StickyKind::kSourceIp:
+      key = EffectiveClientIp(head, client_ip, config_.trusted_proxies);
+      break;
+  }
+  if (!key || key->empty()) return {};
+  return DecideHash(StableHash(*key), from_peer);
+}
+
+}  // namespace drover::sticky

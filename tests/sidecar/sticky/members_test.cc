@@ -1,0 +1,296 @@
+#include "sidecar/sticky/members.h"
+
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace drover::sticky {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kGood[] = R"(# the checkout pods
+web-1   10.0.0.6:7001   2
+web-0	10.0.0.5:7001	4   # tabs and a trailing comment
+
+web-2 [fd00::7]:7001 1
+web-3 localhost:7002 1024
+)";
+
+std::shared_ptr<const MemberTable> MustParse(std::string_view text) {
+  absl::StatusOr<std::shared_ptr<const MemberTable>> table = MemberTable::Parse(text, "peers");
+  EXPECT_TRUE(table.ok()) << table.status();
+  return table.ok() ? *table : nullptr;
+}
+
+std::string ParseError(std::string_view text) {
+  absl::StatusOr<std::shared_ptr<const MemberTable>> table = MemberTable::Parse(text, "peers");
+  EXPECT_FALSE(table.ok()) << "accepted:\n" << text;
+  return table.ok() ? "" : std::string(table.status().message());
+}
+
+// A good file yields every member, sorted by id, with its hash, address and slot count.
+TEST(MemberTableTest, ParsesGoodFile) {
+  auto table = MustParse(kGood);
+  ASSERT_NE(table, nullptr);
+  ASSERT_EQ(table->members().size(), 4u);
+  const Member& web0 = table->members()[0];
+  EXPECT_EQ(web0.id, "web-0");
+  EXPECT_EQ(web0.hash, MemberHash("web-0"));
+  EXPECT_EQ(web0.peer_address.ToString(), "10.0.0.5:7001");
+  EXPECT_EQ(web0.slots, 4);
+  EXPECT_EQ(table->members()[1].id, "web-1");
+  EXPECT_EQ(table->members()[2].peer_address.ToString(), "[fd00::7]:7001");
+  EXPECT_EQ(table->members()[3].peer_address.ToString(), "127.0.0.1:7002");
+  EXPECT_EQ(table->members()[3].slots, 1024);
+}
+
+// Find looks members up by the hash a cookie carries, FindById by pod name; absent is nullptr.
+TEST(MemberTableTest, Find) {
+  auto table = MustParse(kGood);
+  ASSERT_NE(table, nullptr);
+  for (const Member& m : table->members()) {
+    EXPECT_EQ(table->Find(m.hash), &m);
+    EXPECT_EQ(table->FindById(m.id), &m);
+  }
+  EXPECT_EQ(table->Find(MemberHash("web-9")), nullptr);
+  EXPECT_EQ(table->FindById("web-9"), nullptr);
+  EXPECT_EQ(table->FindById("web-"), nullptr);
+}
+
+// Targets lists every slot of every member, slots numbered from 0.
+TEST(MemberTableTest, Targets) {
+  auto table = MustParse("b 127.0.0.1:2 1\na 127.0.0.1:1 2\n");
+  ASSERT_NE(table, nullptr);
+  EXPECT_EQ(
+      table->Targets(),
+      (std::vector<Target>{{MemberHash("a"), 0}, {MemberHash("a"), 1}, {MemberHash("b"), 0}}));
+}
+
+// Each kind of bad line is refused with the source, the line number and what is wrong.
+TEST(MemberTableTest, BadFiles) {
+  struct Case {
+    std::string text;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"web-0 10.0.0.5:7001\n", "peers:1: 2 fields, want ID HOST:PORT SLOTS"},
+      {"# c\nweb-0\n", "peers:2: 1 field, want"},
+      {"web-0 10.0.0.5:7001 4 extra\n", "peers:1: 4 fields"},
+      {"web-0 10.0.0.5 4\n", "peers:1: bad peer address '10.0.0.5'"},
+      {"web-0 pod.example:7001 4\n", "peers:1: bad peer address 'pod.example:7001'"},
+      {"web-0 10.0.0.5:70000 4\n", "peers:1: bad peer address"},
+      {"web-0 10.0.0.5:0 4\n", "port 0"},
+      {"web-0 :7001 4\n", "unspecified address"},
+      {"web-0 [::]:7001 4\n", "unspecified address"},
+      {"web-0 [fd00::1:7001 4\n", "bad peer address"},
+      {"web-0 10.0.0.5:7001 0\n", "peers:1: bad slots '0': want an integer in 1..1024"},
+      {"web-0 10.0.0.5:7001 1025\n", "bad slots '1025'"},
+      {"web-0 10.0.0.5:7001 four\n", "bad slots 'four'"},
+      {"web-0 10.0.0.5:7001 +4\n", "bad slots '+4'"},
+      {"web-0 10.0.0.5:7001 04\n", "bad slots '04'"},
+      {"web-0 10.0.0.5:7001 -1\n", "bad slots '-1'"},
+      {"web/0 10.0.0.5:7001 4\n", "peers:1: bad member id 'web/0'"},
+      {std::string(254, 'a') + " 10.0.0.5:7001 4\n", "bad member id"},
+      {"a 10.0.0.5:1 1\nb 10.0.0.5:2 1\n\na 10.0.0.5:3 1\n",
+       "peers:4: duplicate member id 'a' (first on line 1)"},
+      {"", "peers: no members"},
+      {"# only\n\n   # comments\n", "peers: no members"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_THAT(ParseError(c.text), HasSubstr(c.error)) << c.text;
+  }
+}
+
+// Two ids with the same 32-bit hash cannot both be members: cookies could not tell them apart.
+TEST(MemberTableTest, HashCollisionNamesBothIds) {
+  std::unordered_map<uint32_t, std::string> seen;
+  std::string first;
+  std::string second;
+  for (int i = 0; first.empty(); ++i) {
+    std::string id = absl::StrCat("pod-", i);
+    auto [it, inserted] = seen.emplace(MemberHash(id), id);
+    if (!inserted) {
+      first = it->second;
+      second = id;
+    }
+  }
+  std::string error = ParseError(absl::StrCat(first, " 10.0.0.1:1 1\n", second, " 10.0.0.2:1 1\n"));
+  EXPECT_THAT(error, HasSubstr("peers:2: member ids"));
+  EXPECT_THAT(error, HasSubstr(absl::StrCat("'", first, "'")));
+  EXPECT_THAT(error, HasSubstr(absl::StrCat("'", second, "'")));
+  EXPECT_THAT(error, HasSubstr("same 32-bit hash"));
+}
+
+// The version is a function of the membership only: comments, whitespace, line order and the
+// spelling of localhost do not change it; a slot count, an address or a member does.
+TEST(MemberTableTest, VersionIsStable) {
+  auto base = MustParse("a 127.0.0.1:1 2\nb 10.0.0.2:1 1\n");
+  auto same = MustParse("# peers\n\n  b\t10.0.0.2:1   1  # b\r\n a localhost:1 2");
+  ASSERT_NE(base, nullptr);
+  ASSERT_NE(same, nullptr);
+  EXPECT_EQ(base->version(), same->version());
+  for (std::string_view other :
+       {"a 127.0.0.1:1 3\nb 10.0.0.2:1 1\n", "a 127.0.0.1:2 2\nb 10.0.0.2:1 1\n",
+        "a 127.0.0.1:1 2\n", "a 127.0.0.1:1 2\nc 10.0.0.2:1 1\n"}) {
+    auto changed = MustParse(other);
+    ASSERT_NE(changed, nullptr);
+    EXPECT_NE(changed->version(), base->version()) << other;
+  }
+}
+
+// Records every table the watcher delivers, and lets a test wait for the n-th with a deadline.
+// std::mutex rather than absl::Mutex: Debian's Abseil is not built with TSan, which then cannot
+// see absl::Mutex's ordering and reports false races.
+class Deliveries {
+ public:
+  void Add(std::shared_ptr<const MemberTable> table) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      tables_.push_back(std::move(table));
+    }
+    arrived_.notify_all();
+  }
+  // The n-th delivered table (1-based), or nullptr if it did not come within the deadline.
+  std::shared_ptr<const MemberTable> WaitFor(size_t n, absl::Duration timeout = absl::Seconds(10)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    arrived_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
+                      [this, n] { return tables_.size() >= n; });
+    return tables_.size() >= n ? tables_[n - 1] : nullptr;
+  }
+  size_t count() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return tables_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable arrived_;
+  std::vector<std::shared_ptr<const MemberTable>> tables_;  // guarded by mu_
+};
+
+class MemberFileWatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = absl::StrCat(::testing::TempDir(), "/members_test.XXXXXX");
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    path_ = dir_ + "/peers";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Replaces the file atomically, as a careful writer (or a Kubernetes volume update) does.
+  void Rewrite(std::string_view content) {
+    std::string tmp = path_ + ".tmp";
+    std::ofstream(tmp, std::ios::binary) << content;
+    ASSERT_EQ(std::rename(tmp.c_str(), path_.c_str()), 0);
+  }
+
+  std::unique_ptr<MemberFileWatcher> Watcher() {
+    return std::make_unique<MemberFileWatcher>(
+        path_, absl::Milliseconds(10),
+        [this](std::shared_ptr<const MemberTable> t) { deliveries_.Add(std::move(t)); });
+  }
+
+  static bool WaitUntil(const std::function<bool()>& condition,
+                        absl::Duration timeout = absl::Seconds(10)) {
+    absl::Time deadline = absl::Now() + timeout;
+    while (!condition()) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+    return true;
+  }
+
+  std::string dir_;
+  std::string path_;
+  Deliveries deliveries_;
+};
+
+// Start delivers the file at once; a rewrite is delivered by the polling thread; a rewrite that
+// changes nothing but whitespace is not delivered again.
+TEST_F(MemberFileWatcherTest, SeesRewrites) {
+  Rewrite("a 127.0.0.1:1 1\n");
+  auto watcher = Watcher();
+  ASSERT_TRUE(watcher->Start().ok());
+  ASSERT_EQ(deliveries_.count(), 1u);  // synchronously, before Start returned
+  EXPECT_EQ(deliveries_.WaitFor(1)->members().size(), 1u);
+
+  Rewrite("a 127.0.0.1:1 1\nb 127.0.0.1:2 3\n");
+  auto second = deliveries_.WaitFor(2);
+  ASSERT_NE(second, nullptr);
+  ASSERT_NE(second->FindById("b"), nullptr);
+  EXPECT_EQ(second->FindById("b")->slots, 3);
+
+  Rewrite("# same members\nb 127.0.0.1:2 3\n\na   127.0.0.1:1   1\n");
+  Rewrite("b 127.0.0.1:2 4\na 127.0.0.1:1 1\n");
+  auto third = deliveries_.WaitFor(3);
+  ASSERT_NE(third, nullptr);
+  EXPECT_EQ(third->FindById("b")->slots, 4);
+  watcher->Stop();
+  EXPECT_EQ(deliveries_.count(), 3u);
+  EXPECT_EQ(watcher->load_errors(), 0u);
+}
+
+// A bad rewrite is counted and logged but not delivered: the previous table stays in force
+// until a good file arrives.
+TEST_F(MemberFileWatcherTest, KeepsOldTableOnBadRewrite) {
+  Rewrite("a 127.0.0.1:1 1\n");
+  auto watcher = Watcher();
+  ASSERT_TRUE(watcher->Start().ok());
+  Rewrite("a 127.0.0.1:1 1\nb 127.0.0.1:2 zero\n");
+  ASSERT_TRUE(WaitUntil([&] { return watcher->load_errors() >= 1; }));
+  EXPECT_EQ(deliveries_.count(), 1u);
+  // The same bad file is reported once, not on every poll; a missing file is another error.
+  std::filesystem::remove(path_);
+  ASSERT_TRUE(WaitUntil([&] { return watcher->load_errors() >= 2; }));
+  EXPECT_EQ(deliveries_.count(), 1u);
+
+  Rewrite("a 127.0.0.1:1 1\nb 127.0.0.1:2 2\n");
+  auto fixed = deliveries_.WaitFor(2);
+  ASSERT_NE(fixed, nullptr);
+  EXPECT_EQ(fixed->members().size(), 2u);
+  watcher->Stop();
+  EXPECT_EQ(watcher->load_errors(), 2u);
+}
+
+// A bad file at start-up is Start's error; the watcher still delivers the first good version.
+TEST_F(MemberFileWatcherTest, StartReportsBadFileAndKeepsWatching) {
+  auto watcher = Watcher();
+  absl::Status start = watcher->Start();
+  ASSERT_FALSE(start.ok());
+  EXPECT_THAT(start.message(), HasSubstr(path_));
+  EXPECT_EQ(deliveries_.count(), 0u);
+  EXPECT_FALSE(watcher->Start().ok());  // only once
+
+  Rewrite("a 127.0.0.1:1 1\n");
+  ASSERT_NE(deliveries_.WaitFor(1), nullptr);
+  watcher->Stop();
+  watcher->Stop();  // idempotent
+}
+
+// Load reads a file and names it in errors.
+TEST(MemberTableTest, LoadNamesTheFile) {
+  absl::StatusOr<std::shared_ptr<const MemberTable>> missing =
+      MemberTable::Load("/nonexistent/peers");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.status().message(), HasSubstr("/nonexistent/peers"));
+}
+
+}  // namespace
+}  // namespace drover::sticky
