@@ -253,9 +253,8 @@ int RunSidecar(SidecarOptions options) {
   loops.reserve(workers.size());
   for (auto& worker : workers) loops.emplace_back([w = worker.get()] { w->Run(); });
 
-  std::fprintf(stderr, "drover-sidecar: listening on %s (%s, %d threads, %s)\n",
-               config.listen.ToString().c_str(), options.mode_name.c_str(), config.threads,
-               options.balance_name.c_str());
+  std::fprintf(stderr, "drover-sidecar: listening on %s (%s, %d threads)\n",
+               config.listen.ToString().c_str(), options.mode_name.c_str(), config.threads);
   if (admin_server) {
     std::fprintf(stderr, "drover-sidecar: admin on %s\n",
                  admin_server->address().ToString().c_str());

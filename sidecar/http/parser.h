@@ -187,6 +187,9 @@ class ChunkedDecoder {
   Result Feed(std::string_view data);
   void Reset();
   bool done() const { return state_ == State::kDone; }
+  // Payload bytes that come next, before any framing byte: what a proxy that removes the
+  // chunked coding (for an HTTP/1.0 client) copies out instead of forwarding.
+  uint64_t data_ahead() const { return state_ == State::kData ? chunk_remaining_ : 0; }
   uint64_t payload_bytes() const { return payload_bytes_; }
 
  private:

@@ -108,7 +108,11 @@ void AppendResponseHead(const ResponseHead& head, bool keep_alive, int client_ve
     AppendField(h.name, h.value, out);
   }
   out.append(extra_fields);
-  if (head.body == BodyKind::kChunked) out.append("Transfer-Encoding: chunked\r\n");
+  // An HTTP/1.0 client gets the payload of a chunked response without the coding, ended by the
+  // connection's close (the proxy removes the chunks).
+  if (head.body == BodyKind::kChunked && client_version_minor == 1) {
+    out.append("Transfer-Encoding: chunked\r\n");
+  }
   if (head.status == 101) {
     absl::StrAppend(&out, "Connection: upgrade\r\nUpgrade: ", AsAbsl(head.upgrade), "\r\n");
   } else if (head.status >= 200) {

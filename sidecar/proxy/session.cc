@@ -206,6 +206,7 @@ void Session::OnTimeout() {
 
 void Session::OnEvents(uint32_t events) {
   if (phase_ == Phase::kClosed) return;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) hangup_ = true;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) writable_ = true;
   Pump();
@@ -228,6 +229,7 @@ void Session::OnUpstreamEvents(uint32_t events) {
       worker_.response_timers_.Arm(up_->timer_, worker_.loop_->now_ms());
     }
   }
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_->hangup_ = true;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_->readable_ = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) up_->writable_ = true;
   Pump();
@@ -293,7 +295,7 @@ bool Session::ReadClient() {
   ssize_t n = read(fd_, space.data(), space.size());
   if (n > 0) {
     in_.Commit(static_cast<size_t>(n));
-    if (static_cast<size_t>(n) < space.size()) readable_ = false;
+    if (static_cast<size_t>(n) < space.size() && !hangup_) readable_ = false;
     worker_.stats_.AddClientBytes(static_cast<uint64_t>(n), 0);
     if (phase_ == Phase::kTunnel) ArmClientTimer(ClientTimer::kTunnel);
     if (phase_ == Phase::kHead && timer_kind_ == ClientTimer::kIdle) {
@@ -325,7 +327,7 @@ bool Session::ReadUpstream() {
   ssize_t n = read(up_->fd_, space.data(), space.size());
   if (n > 0) {
     up_->in_.Commit(static_cast<size_t>(n));
-    if (static_cast<size_t>(n) < space.size()) up_->readable_ = false;
+    if (static_cast<size_t>(n) < space.size() && !up_->hangup_) up_->readable_ = false;
     worker_.stats_.AddBackendBytes(static_cast<uint64_t>(n), 0);
     if (phase_ == Phase::kTunnel) {
       ArmClientTimer(ClientTimer::kTunnel);
@@ -354,7 +356,7 @@ size_t Session::ForwardableRequestBody(bool& error) {
 size_t Session::ForwardableResponseBody(bool& error) {
   if (up_ == nullptr) return 0;
   if (phase_ == Phase::kTunnel) return up_->in_.size();
-  if (response_state_ != Response::kBody) return 0;
+  if (response_state_ != Response::kBody || dechunk_) return 0;
   return Forwardable(response_body_, up_->in_, response_remaining_, response_validated_,
                      response_chunked_, error);
 }
@@ -423,8 +425,37 @@ bool Session::WriteUpstream() {
   return true;
 }
 
+// An HTTP/1.0 client cannot read chunked coding: the payload is copied out of the chunks into
+// the output queue and the response ends with the connection (its head said so).
+bool Session::Dechunk() {
+  if (up_ == nullptr || response_head_sent_ != response_head_.size()) return false;
+  response_head_.clear();
+  response_head_sent_ = 0;
+  std::string_view bytes = up_->in_.view();
+  size_t used = 0;
+  while (used < bytes.size() && !response_chunked_.done() && response_head_.size() < 16384) {
+    uint64_t ahead = response_chunked_.data_ahead();
+    size_t n = ahead > 0 ? std::min<size_t>(static_cast<size_t>(ahead), bytes.size() - used) : 1;
+    http::ChunkedDecoder::Result r = response_chunked_.Feed(bytes.substr(used, n));
+    if (r.error != http::ParseError::kNone) {
+      worker_.stats_.CountError(ErrorReason::kBadResponse);
+      Close();  // the head went out already: all we can do is cut the response short
+      return true;
+    }
+    if (ahead > 0) response_head_.append(bytes.substr(used, r.consumed));
+    used += r.consumed;
+    if (r.consumed == 0) break;
+  }
+  up_->in_.Consume(used, worker_.buffers_);
+  return used > 0;
+}
+
 bool Session::WriteClient() {
   if (!writable_ || shut_write_) return false;
+  if (dechunk_ && phase_ == Phase::kForward && response_state_ == Response::kBody) {
+    Dechunk();
+    if (phase_ == Phase::kClosed) return true;
+  }
   bool error = false;
   iovec iov[2];
   int count = 0;
@@ -662,7 +693,7 @@ void Session::ReleaseUpstream(bool reusable) {
   UpstreamConnection* connection = up_;
   up_ = nullptr;
   connection->owner_ = nullptr;
-  if (reusable && !connection->eof_ && connection->in_.empty() &&
+  if (reusable && !connection->eof_ && !connection->hangup_ && connection->in_.empty() &&
       connection->backend_ != kPeerBackend) {
     connection->reused_ = true;
     connection->readable_ = false;
@@ -827,7 +858,8 @@ bool Session::ParseResponse() {
     response_remaining_ = head.content_length;
     response_validated_ = 0;
     response_chunked_.Reset();
-    client_keep_alive_ = request_keep_alive_ && !eof_ && !worker_.draining_ &&
+    dechunk_ = version_minor_ == 0 && response_body_ == http::BodyKind::kChunked;
+    client_keep_alive_ = request_keep_alive_ && !eof_ && !worker_.draining_ && !dechunk_ &&
                          response_body_ != http::BodyKind::kUntilClose &&
                          request_body_state_ == RequestBody::kDone;
     upstream_keep_alive_ = head.KeepAlive() && response_body_ != http::BodyKind::kUntilClose;
@@ -855,7 +887,7 @@ bool Session::ResponseComplete() const {
     case http::BodyKind::kLength:
       return response_remaining_ == 0;
     case http::BodyKind::kChunked:
-      return response_chunked_.done() && response_validated_ == 0;
+      return response_chunked_.done() && (dechunk_ || response_validated_ == 0);
     case http::BodyKind::kUntilClose:
     case http::BodyKind::kTunnel:
       return up_ != nullptr && up_->eof_ && up_->in_.empty();

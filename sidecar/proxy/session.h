@@ -50,6 +50,7 @@ class UpstreamConnection : public net::EventHandler, public net::TimerHandler {
   bool connecting_;
   bool readable_ = false;
   bool writable_ = false;
+  bool hangup_ = false;  // EPOLLRDHUP seen: a short read no longer means "drained"
   bool eof_ = false;
   bool reused_ = false;
   bool shut_write_ = false;
@@ -82,6 +83,7 @@ class Session : public net::EventHandler, public net::TimerHandler {
   bool ReadUpstream();
   bool WriteUpstream();
   bool WriteClient();
+  bool Dechunk();
   bool ParseRequest();
   bool ParseResponse();
   void StartRequest(const http::RequestHead& head);
@@ -119,6 +121,9 @@ class Session : public net::EventHandler, public net::TimerHandler {
   ClientTimer timer_kind_ = ClientTimer::kNone;
   bool readable_ = false;
   bool writable_ = false;
+  // EPOLLRDHUP seen: the FIN may already be queued behind the data, and edge-triggered epoll
+  // will not report it again, so reads go on until read() says 0.
+  bool hangup_ = false;
   bool eof_ = false;
   bool shut_write_ = false;
 
@@ -160,6 +165,7 @@ class Session : public net::EventHandler, public net::TimerHandler {
   bool response_started_ = false;
   bool client_keep_alive_ = true;
   bool upstream_keep_alive_ = false;
+  bool dechunk_ = false;  // chunked response to an HTTP/1.0 client: sent as payload only
 };
 
 }  // namespace drover::proxy

@@ -23,7 +23,7 @@ using ::testing::Not;
 constexpr char kKeyA[] = "current-secret-0123456789";
 constexpr char kKeyB[] = "previous-secret-abcdefghij";
 
-const SessionCookie kCookie{
+constexpr SessionCookie kCookie{
     .member = 0xdeadbeef, .slot = 7, .issued = 1700000000, .last_seen = 1700000600};
 
 CookieCodec Codec(std::vector<std::string> keys) { return *CookieCodec::Create(std::move(keys)); }
@@ -283,7 +283,7 @@ TEST(SetCookieValueTest, Attributes) {
 class SecretFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = absl::StrCat(::testing::TempDir(), "/cookie_test.XXXXXX");
+    std::string tmpl = std::filesystem::path(::testing::TempDir()) / "cookie_test.XXXXXX";
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
   }

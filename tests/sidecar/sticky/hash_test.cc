@@ -27,6 +27,7 @@ const std::vector<uint64_t>& Keys() {
 // n targets as a real cluster has them: members "web-0", "web-1", ... with 4 slots each.
 std::vector<Target> Targets(int n) {
   std::vector<Target> targets;
+  targets.reserve(n);
   for (int i = 0; i < n; ++i) {
     targets.push_back({MemberHash(absl::StrCat("web-", i / 4)), static_cast<uint16_t>(i % 4)});
   }
@@ -77,6 +78,7 @@ TEST(RendezvousTest, IndependentOfTargetOrder) {
 TEST(RendezvousTest, MappingIsPinned) {
   std::vector<Target> targets = Targets(8);
   std::vector<int> picks;
+  picks.reserve(16);
   for (int i = 0; i < 16; ++i) {
     picks.push_back(RendezvousPick(StableHash(absl::StrCat("golden-", i)), targets));
   }

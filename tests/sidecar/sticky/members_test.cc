@@ -187,7 +187,7 @@ class Deliveries {
 class MemberFileWatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = absl::StrCat(::testing::TempDir(), "/members_test.XXXXXX");
+    std::string tmpl = std::filesystem::path(::testing::TempDir()) / "members_test.XXXXXX";
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     path_ = dir_ + "/peers";
