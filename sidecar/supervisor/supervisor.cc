@@ -28,6 +28,9 @@ namespace {
 // How often a starting worker is probed: short, because crash-to-serving time is measured.
 constexpr absl::Duration kProbeInterval = absl::Milliseconds(10);
 constexpr absl::Duration kIdleTick = absl::Milliseconds(250);
+// With --max-requests, how often the request counts are compared: a worker should not serve
+// far past its limit before its replacement starts.
+constexpr absl::Duration kRequestsTick = absl::Milliseconds(20);
 constexpr absl::Duration kResourceInterval = absl::Seconds(1);
 
 bool ProbeHttp(const net::SocketAddress& address, const std::string& path) {
@@ -392,10 +395,12 @@ void Supervisor::AdvanceReload(absl::Time now) {
   (void)now;
 }
 
-void Supervisor::CheckResources(absl::Time now) {
-  for (const auto& p : processes_) {
-    std::optional<uint64_t> rss = ResidentBytes(p->pid);
-    p->rss = rss.value_or(0);
+void Supervisor::CheckResources(absl::Time now, bool sample_memory) {
+  if (sample_memory) {
+    for (const auto& p : processes_) {
+      std::optional<uint64_t> rss = ResidentBytes(p->pid);
+      p->rss = rss.value_or(0);
+    }
   }
   for (Slot& slot : slots_) {
     Process* serving = slot.serving;
@@ -452,10 +457,10 @@ void Supervisor::Tick(absl::Time now) {
       p->kill_at = absl::InfiniteFuture();
     }
   }
-  if (now - last_resource_check_ >= kResourceInterval) {
-    last_resource_check_ = now;
-    CheckResources(now);
-  }
+  const bool sample_memory = now - last_resource_check_ >= kResourceInterval;
+  if (sample_memory) last_resource_check_ = now;
+  // Request counts are cheap to read: compared on every tick; memory once a second.
+  if (sample_memory || config_.max_requests > 0) CheckResources(now, sample_memory);
   AdvanceReload(now);
 }
 
@@ -464,7 +469,7 @@ void Supervisor::Loop() {
   std::vector<Process*> owners;
   while (!quit_.load()) {
     std::vector<std::pair<Process*, uint16_t>> to_probe;
-    absl::Duration timeout = kIdleTick;
+    absl::Duration timeout = config_.max_requests > 0 ? kRequestsTick : kIdleTick;
     fds.clear();
     owners.clear();
     fds.push_back({signal_fd_, POLLIN, 0});

@@ -135,7 +135,7 @@ class Supervisor {
   void OnReady(Process* process) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ScheduleRespawn(Slot& slot, absl::Duration uptime) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Tick(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CheckResources(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CheckResources(absl::Time now, bool sample_memory) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AdvanceReload(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishReload(bool ok, std::string error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DrainOutput(Process* process, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
