@@ -302,15 +302,28 @@ int RunSidecar(SidecarOptions options) {
     absl::Time connections_deadline =
         grace_deadline - (supervisor ? options.supervisor->kill_timeout : absl::ZeroDuration()) -
         absl::Milliseconds(500);
-    while (open_connections.load() > 0 && absl::Now() < connections_deadline) {
+    // Requests in flight finish first. Tunnels (WebSockets) are the app's to close when it
+    // stops, so in supervisor mode they do not hold the workers' SIGTERM back.
+    auto busy = [&] {
+      int64_t tunnels = 0;
+      if (supervisor) {
+        for (const metrics::ThreadStats* t : thread_stats) tunnels += t->active_tunnels();
+      }
+      return open_connections.load() - tunnels;
+    };
+    while (busy() > 0 && absl::Now() < connections_deadline) {
       absl::SleepFor(absl::Milliseconds(10));
     }
-    if (open_connections.load() > 0) {
+    if (busy() > 0) {
       std::fprintf(stderr, "drover-sidecar: %ld connections still open at the grace deadline\n",
-                   static_cast<long>(open_connections.load()));
+                   static_cast<long>(busy()));
     }
   }
   if (supervisor) supervisor->StopWorkers(stop_signal, grace_deadline - absl::Milliseconds(200));
+  // What is left (tunnels to stopped workers) ends with them; give it until the deadline.
+  while (open_connections.load() > 0 && absl::Now() < grace_deadline - absl::Milliseconds(100)) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   for (auto& worker : workers) worker->Stop();
   for (auto& t : loops) t.join();
   if (admin_server) admin_server->Stop();

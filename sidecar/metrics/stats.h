@@ -71,6 +71,13 @@ class ThreadStats {
   }
   void ConnectionOpened() { Add(active_connections_, 1); }
   void ConnectionClosed() { Sub(active_connections_, 1); }
+  // Connections that became WebSocket/Upgrade or TCP tunnels: a drain does not wait for them
+  // (the app closes them when it stops).
+  void TunnelOpened() { Add(active_tunnels_, 1); }
+  void TunnelClosed() { Sub(active_tunnels_, 1); }
+  int64_t active_tunnels() const {
+    return static_cast<int64_t>(active_tunnels_.load(std::memory_order_relaxed));
+  }
 
   // Outstanding requests per backend: also what this thread's least-connections balancer
   // reads, so a thread balances on its own counts without touching another thread's.
@@ -110,7 +117,8 @@ class ThreadStats {
   Counter client_sent_{0};
   Counter backend_received_{0};
   Counter backend_sent_{0};
-  Counter active_connections_{0};           // wraps below zero per thread; the sum is exact
+  Counter active_connections_{0};  // wraps below zero per thread; the sum is exact
+  Counter active_tunnels_{0};
   std::unique_ptr<Counter[]> outstanding_;  // [2 * backend + parity]
   std::unique_ptr<Counter[]> served_;
 };

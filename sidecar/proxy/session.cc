@@ -128,6 +128,7 @@ void Session::Start() {
   }
   if (worker_.config_.mode == ProxyMode::kTcp) {
     phase_ = Phase::kTunnel;
+    worker_.stats_.TunnelOpened();
     response_started_ = true;  // nothing to answer with in TCP mode: failures just close
     ArmClientTimer(ClientTimer::kTunnel);
     if (!ConnectBackend(-1)) {
@@ -141,6 +142,7 @@ void Session::Start() {
 
 void Session::Close() {
   if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kTunnel) worker_.stats_.TunnelClosed();
   phase_ = Phase::kClosed;
   timer_.Cancel();
   EndOutstanding();
@@ -851,6 +853,7 @@ bool Session::ParseResponse() {
       EndOutstanding();
       up_->timer_.Cancel();
       phase_ = Phase::kTunnel;
+      worker_.stats_.TunnelOpened();
       ArmClientTimer(ClientTimer::kTunnel);
       return true;
     }

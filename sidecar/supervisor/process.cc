@@ -112,8 +112,9 @@ absl::StatusOr<ChildProcess> SpawnWorker(const SpawnOptions& options) {
 }
 
 void KillGroup(pid_t pgid, int signal) {
-  if (pgid <= 1) return;
-  if (kill(-pgid, signal) != 0 && errno == ESRCH) kill(pgid, signal);
+  // Only the group: after the leader is reaped its pid may belong to someone else, and every
+  // worker was put in its own group before exec.
+  if (pgid > 1) kill(-pgid, signal);
 }
 
 std::optional<uint64_t> ResidentBytes(pid_t pid) {

@@ -37,7 +37,7 @@ struct ChildProcess {
 // worker's stderr.
 absl::StatusOr<ChildProcess> SpawnWorker(const SpawnOptions& options);
 
-// Sends `signal` to the process group `pgid` (== the worker's pid); ESRCH is not an error.
+// Sends `signal` to the process group `pgid` (== the worker's pid); an empty group is fine.
 void KillGroup(pid_t pgid, int signal);
 
 // Resident set size of `pid` in bytes, from /proc/PID/status; nullopt once it is gone.
