@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -72,6 +73,7 @@ absl::StatusOr<ChildProcess> SpawnWorker(const SpawnOptions& options) {
     close(out[1]);
     return absl::ErrnoToStatus(e, "pipe");
   }
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     int e = errno;
@@ -90,6 +92,10 @@ absl::StatusOr<ChildProcess> SpawnWorker(const SpawnOptions& options) {
       close(devnull);
     }
     setpgid(0, 0);
+    // A sidecar that dies without stopping its workers (SIGKILL, a crash) takes them along
+    // rather than leaving them bound to their ports under init.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(128 + SIGTERM);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
