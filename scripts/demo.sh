@@ -25,9 +25,14 @@ die() {
   exit 1
 }
 
+# The README's first command: install what is missing (idempotent), build, run. The test suite
+# runs the self-test after its own setup, so it skips this step.
+if [ "$selftest" != "1" ]; then
+  bash "$here/scripts/setup.sh" || die "setup failed"
+fi
 command -v node >/dev/null 2>&1 || die "node not found (run scripts/setup.sh)"
 command -v curl >/dev/null 2>&1 || die "curl not found (run scripts/setup.sh)"
-if [ ! -x "$drover_bin" ]; then
+if [ ! -x "$drover_bin" ] || [ "$selftest" != "1" ]; then
   echo "demo: building drover-sidecar (release)" >&2
   (cd "$here" && cmake --preset release >/dev/null && cmake --build --preset release) ||
     die "could not build $drover_bin"
