@@ -153,7 +153,7 @@ int AvailableCpus() {
 }
 
 // "1073741824", "512M", "512MiB", "1G", "64k": powers of 1024.
-std::optional<uint64_t> ParseBytes(std::string text) {
+std::optional<uint64_t> ParseBytes(const std::string& text) {
   if (text.empty()) return std::nullopt;
   uint64_t multiplier = 1;
   std::string lower = absl::AsciiStrToLower(text);

@@ -239,7 +239,7 @@ int RunSidecar(SidecarOptions options) {
     for (auto& w : workers) targets.push_back(w.get());
     member_watcher = std::make_unique<sticky::MemberFileWatcher>(
         options.peers_file, absl::Seconds(1),
-        [targets](std::shared_ptr<const sticky::MemberTable> table) {
+        [targets](const std::shared_ptr<const sticky::MemberTable>& table) {
           std::fprintf(stderr, "drover-sidecar: member table: %zu members\n",
                        table->members().size());
           for (proxy::Worker* w : targets) w->SetMembers(table);

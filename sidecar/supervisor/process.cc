@@ -33,7 +33,8 @@ absl::StatusOr<ChildProcess> SpawnWorker(const SpawnOptions& options) {
     }
     if (!overridden) env_strings.emplace_back(entry);
   }
-  for (const auto& [name, value] : options.env) env_strings.push_back(name + "=" + value);
+  for (const auto& [name, value] : options.env)
+    env_strings.push_back(absl::StrCat(name, "=", value));
   std::vector<char*> envp;
   envp.reserve(env_strings.size() + 1);
   for (std::string& s : env_strings) envp.push_back(s.data());

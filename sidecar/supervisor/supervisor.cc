@@ -352,7 +352,7 @@ bool Supervisor::RequestReload() {
   return true;
 }
 
-void Supervisor::FinishReload(bool ok, std::string error) {
+void Supervisor::FinishReload(bool ok, const std::string& error) {
   if (!reloading_) return;
   reloading_ = false;
   reload_queue_.clear();

@@ -137,7 +137,7 @@ class Supervisor {
   void Tick(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CheckResources(absl::Time now, bool sample_memory) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AdvanceReload(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FinishReload(bool ok, std::string error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishReload(bool ok, const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DrainOutput(Process* process, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Log(const std::string& line) const;
   bool Probe(uint16_t port) const;
