@@ -568,21 +568,30 @@ void Session::StartRequest(const http::RequestHead& head) {
   }
   set_cookie_ = cookie_mode && route.set_cookie;
   cookie_issued_ = route.cookie_issued;
-  cookie_secure_ = set_cookie_ && router.SecureRequest(head, peer_ip_);
+  // Kept for every request: a session may be re-homed later (a refused connect, a peer gone).
+  const bool https = router.SecureRequest(head, peer_ip_, from_peer_);
+  cookie_secure_ = cookie_mode && https;
   peer_ = nullptr;
   peer_table_.reset();
   request_head_.clear();
   http::AppendRequestHead(
       head,
       {.client_ip = peer_ip_,
-       .proto = "http",
-       // The app never sees the sticky cookie; another sidecar needs it to find the session.
-       .strip_cookie = cookie_mode && route.peer == nullptr
-                           ? std::string_view(router.config().cookie_name)
-                           : std::string_view(),
+       .proto = https ? "https" : "http",
+       // The app never sees the sticky cookie.
+       .strip_cookie =
+           cookie_mode ? std::string_view(router.config().cookie_name) : std::string_view(),
        .keep_proto = from_peer_},
       request_head_);
   request_head_sent_ = 0;
+  if (route.peer != nullptr && cookie_mode) {
+    // The next sidecar needs the cookie to find the session: it goes in a field of its own, so
+    // that falling back to serving here can take it out again.
+    peer_cookie_at_ = request_head_.size() - 2;
+    request_head_.insert(peer_cookie_at_, absl::StrCat("Cookie: ", router.config().cookie_name, "=",
+                                                       AsAbsl(route.cookie), "\r\n"));
+    peer_cookie_size_ = request_head_.size() - 2 - peer_cookie_at_;
+  }
   in_.Consume(head.head_bytes, worker_.buffers_);
   if (route.peer != nullptr) {
     peer_table_ = worker_.members_;
@@ -721,6 +730,10 @@ void Session::OnUpstreamFailure(ErrorReason reason) {
     peer_ = nullptr;
     peer_table_.reset();
     request_head_sent_ = 0;
+    if (peer_cookie_size_ > 0) {
+      request_head_.erase(peer_cookie_at_, peer_cookie_size_);
+      peer_cookie_size_ = 0;
+    }
     if (request_body_forwarded_ == 0 && ConnectBackend(-1)) return;
     FailRequest(502, "the session's sidecar is unreachable", reason);
     return;

@@ -152,6 +152,8 @@ class Session : public net::EventHandler, public net::TimerHandler {
   uint32_t cookie_issued_ = 0;
   std::shared_ptr<const sticky::MemberTable> peer_table_;  // keeps peer_ valid
   const sticky::Member* peer_ = nullptr;
+  size_t peer_cookie_at_ = 0;  // the Cookie field added for the peer, within request_head_
+  size_t peer_cookie_size_ = 0;
 
   // Its response.
   Response response_state_ = Response::kAwaitingHead;

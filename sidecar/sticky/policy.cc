@@ -179,14 +179,14 @@ std::string_view StickyResultName(StickyResult result) {
 }
 
 std::string_view EffectiveClientIp(const http::RequestHead& head, std::string_view peer_ip,
-                                   const std::vector<Cidr>& trusted) {
+                                   const std::vector<Cidr>& trusted, bool from_peer) {
   auto is_trusted = [&](std::string_view ip) {
     for (const Cidr& c : trusted) {
       if (c.Contains(ip)) return true;
     }
     return false;
   };
-  if (trusted.empty() || !is_trusted(peer_ip)) return peer_ip;
+  if (!from_peer && (trusted.empty() || !is_trusted(peer_ip))) return peer_ip;
   // Walk X-Forwarded-For from the right (the nearest hop) past trusted proxies.
   for (size_t i = head.header_count; i-- > 0;) {
     const http::Header& h = head.headers[i];
@@ -231,8 +231,9 @@ bool StickyRouter::SlotUsable(int slot) const {
          backends_[static_cast<size_t>(slot)].up.load(std::memory_order_relaxed);
 }
 
-bool StickyRouter::SecureRequest(const http::RequestHead& head, std::string_view client_ip) const {
-  bool trusted = false;
+bool StickyRouter::SecureRequest(const http::RequestHead& head, std::string_view client_ip,
+                                 bool from_peer) const {
+  bool trusted = from_peer;
   for (const Cidr& c : config_.trusted_proxies) trusted = trusted || c.Contains(client_ip);
   if (!trusted) return false;
   for (size_t i = 0; i < head.header_count; ++i) {
@@ -292,6 +293,7 @@ StickyRoute StickyRouter::DecideCookie(const http::RequestHead& head, bool from_
   route.result = StickyResult::kForwarded;
   route.peer = member;
   route.set_cookie = false;
+  route.cookie = *value;
   return route;
 }
 
@@ -359,7 +361,7 @@ StickyRoute StickyRouter::Decide(const http::RequestHead& head, std::string_view
       key = PathSegment(head.target, config_.path_segment);
       break;
     case StickyKind::kSourceIp:
-      key = EffectiveClientIp(head, client_ip, config_.trusted_proxies);
+      key = EffectiveClientIp(head, client_ip, config_.trusted_proxies, from_peer);
       break;
   }
   if (!key || key->empty()) return {};

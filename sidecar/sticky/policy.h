@@ -84,6 +84,7 @@ struct StickyRoute {
   const Member* peer = nullptr;  // forward to this member's sidecar
   bool set_cookie = false;       // cookie mode: the response sets a fresh cookie
   uint32_t cookie_issued = 0;    // kept when an idle-refresh re-sets an existing session
+  std::string_view cookie;       // kForwarded in cookie mode: the cookie value to pass on
 };
 
 class StickyRouter {
@@ -99,8 +100,10 @@ class StickyRouter {
 
   // The Set-Cookie value for a session on `slot` of this member.
   std::string CookieFor(int slot, uint32_t issued, uint32_t now_s, bool secure) const;
-  // Whether the request came over https according to a trusted proxy.
-  bool SecureRequest(const http::RequestHead& head, std::string_view client_ip) const;
+  // Whether the request came over https according to a trusted proxy (or, `from_peer`, to the
+  // sidecar that forwarded it).
+  bool SecureRequest(const http::RequestHead& head, std::string_view client_ip,
+                     bool from_peer) const;
   const StickyConfig& config() const { return config_; }
 
  private:
@@ -116,9 +119,10 @@ class StickyRouter {
 };
 
 // The client address a request stands for: the TCP peer, or, when that peer is a trusted
-// proxy, the right-most X-Forwarded-For entry not itself trusted.
+// proxy (or another member's sidecar, `from_peer`), the right-most X-Forwarded-For entry not
+// itself trusted.
 std::string_view EffectiveClientIp(const http::RequestHead& head, std::string_view peer_ip,
-                                   const std::vector<Cidr>& trusted);
+                                   const std::vector<Cidr>& trusted, bool from_peer = false);
 
 }  // namespace drover::sticky
 

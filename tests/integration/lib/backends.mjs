@@ -16,16 +16,23 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { track, exited, withDeadline } from './proc.mjs';
 
-// A port that was free a moment ago (bound to 0, then closed): for a backend that refuses.
+// A port that was free a moment ago, for a listener started later (a peer listener) or a backend
+// that refuses. Picked outside the kernel's ephemeral range (32768-60999 by default): a port
+// from bind(0) can be handed to some other process's outgoing connection before our listener
+// binds it (EADDRINUSE), which made tests flaky.
 export async function freePort(host = '127.0.0.1') {
-  const srv = net.createServer();
-  await new Promise((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, host, resolve);
-  });
-  const { port } = srv.address();
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 10000 + Math.floor(Math.random() * 10000);
+    const srv = net.createServer();
+    const ok = await new Promise((resolve) => {
+      srv.once('error', () => resolve(false));
+      srv.listen(port, host, () => resolve(true));
+    });
+    if (!ok) continue;
+    await new Promise((resolve) => srv.close(resolve));
+    return port;
+  }
+  throw new Error('no free port in 10000-19999 after 100 tries');
 }
 
 function listen(server, port = 0, host = '127.0.0.1') {
