@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/files.h"
 #include "common/strings.h"
 
 namespace drover::sticky {
@@ -22,30 +23,6 @@ namespace {
 
 // A peers file lists a few hundred members; anything much larger is not one.
 constexpr size_t kMaxPeersFileBytes = 4 * 1024 * 1024;
-
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t limit) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot open ", path));
-  std::string out;
-  char buf[4096];
-  while (true) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      close(fd);
-      return absl::ErrnoToStatus(err, absl::StrCat("cannot read ", path));
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > limit) {
-      close(fd);
-      return absl::InvalidArgumentError(absl::StrCat(path, ": larger than ", limit, " bytes"));
-    }
-  }
-  close(fd);
-  return out;
-}
 
 bool ValidId(std::string_view id) {
   if (id.empty() || id.size() > MemberTable::kMaxIdLength) return false;
