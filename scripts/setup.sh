@@ -10,6 +10,7 @@ packages=(
   libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
   nodejs
   wrk haproxy nginx-light
+  unzip
 )
 
 sudo_cmd=()
@@ -52,3 +53,4 @@ for dir in tests examples/socketio bench; do
     npm install --no-audit --no-fund --loglevel=error
   fi)
 done
+bash "$here/scripts/kube-tools.sh"
