@@ -1,5 +1,6 @@
 #include "common/cli.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -68,8 +69,8 @@ std::vector<std::string> ParseFlagsOrExit(int argc, char** argv, const CliSpec& 
     if (arg == "--") after_double_dash = true;
     if (i > 0 && !after_double_dash && arg.size() > 2 && arg[0] == '-') {
       arg = NormalizeName(std::move(arg));
-      std::string_view body = std::string_view(arg).substr(arg[1] == '-' ? 2 : 1);
-      std::string_view name = body.substr(0, body.find('='));
+      absl::string_view body = absl::string_view(arg).substr(arg[1] == '-' ? 2 : 1);
+      absl::string_view name = body.substr(0, body.find('='));
       if (name == "help" || name == "helpfull" || name == "h") {
         absl::flags_internal::FlagsHelp(std::cout, flag_dir,
                                         absl::flags_internal::HelpFormat::kHumanReadable,
@@ -88,12 +89,15 @@ std::vector<std::string> ParseFlagsOrExit(int argc, char** argv, const CliSpec& 
         flag = absl::FindCommandLineFlag(name.substr(2));
         negated = flag != nullptr;
       }
+      // Messages name the flag as users type it, with dashes.
+      std::string shown(name);
+      std::replace(shown.begin(), shown.end(), '_', '-');
       if (flag == nullptr) {
-        ExitUsage(spec.program, absl::StrCat("unknown flag --", name, " (see --help)"));
+        ExitUsage(spec.program, absl::StrCat("unknown flag --", shown, " (see --help)"));
       }
       size_t eq = body.find('=');
       std::string value;
-      if (eq != std::string_view::npos) {
+      if (eq != absl::string_view::npos) {
         value = std::string(body.substr(eq + 1));
       } else if (negated) {
         value = "false";
@@ -102,11 +106,11 @@ std::vector<std::string> ParseFlagsOrExit(int argc, char** argv, const CliSpec& 
       } else if (i + 1 < argc) {
         value = argv[i + 1];
       } else {
-        ExitUsage(spec.program, absl::StrCat("--", name, " needs a value"));
+        ExitUsage(spec.program, absl::StrCat("--", shown, " needs a value"));
       }
       std::string error;
       if (!flag->ParseFrom(value, &error)) {
-        ExitUsage(spec.program, absl::StrCat("--", name, ": ", error));
+        ExitUsage(spec.program, absl::StrCat("--", shown, ": ", error));
       }
     }
     storage.push_back(std::move(arg));

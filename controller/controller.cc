@@ -1,0 +1,221 @@
+#include "controller/controller.h"
+
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "controller/http/http_server.h"
+#include "controller/kube/config.h"
+#include "controller/kube/http_client.h"
+#include "controller/kube/metrics.h"
+#include "controller/kube/pod_store.h"
+#include "controller/kube/reflector.h"
+#include "controller/members/membership.h"
+#include "controller/push/membership_service.h"
+#include "controller/push/push_metrics.h"
+#include "cpprest/json.h"
+#include "grpcpp/grpcpp.h"
+#include "prometheus/registry.h"
+
+namespace drover::controller {
+
+struct Controller::Parts {
+  ControllerOptions options;
+  kube::KubeClientConfig kube_config;
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<kube::KubeMetrics> kube_metrics;
+  std::unique_ptr<push::PushMetrics> push_metrics;
+  std::unique_ptr<kube::KubeClient> client;
+  kube::PodStore store;
+  std::unique_ptr<kube::Reflector> reflector;
+  std::unique_ptr<push::MembershipService> service;
+  std::unique_ptr<members::Publisher> publisher;
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<HttpServer> http;
+  int grpc_port = 0;
+  bool stopped = false;
+
+  // Guarded by the publisher's single thread while it runs; read by /status.
+  absl::Mutex mu;
+  members::Membership last ABSL_GUARDED_BY(mu);
+};
+
+absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(ControllerOptions options) {
+  if (options.selector.empty()) {
+    return absl::InvalidArgumentError(
+        "--selector is required (for example --selector=app.kubernetes.io/part-of=drover)");
+  }
+  auto parts = std::make_unique<Parts>();
+  absl::StatusOr<kube::KubeClientConfig> config =
+      kube::ResolveConfig(options.kube_api, options.kubeconfig);
+  if (!config.ok()) return config.status();
+  parts->kube_config = *std::move(config);
+  if (options.namespace_name.empty()) options.namespace_name = parts->kube_config.default_namespace;
+  parts->options = std::move(options);
+  return std::unique_ptr<Controller>(new Controller(std::move(parts)));
+}
+
+Controller::Controller(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+Controller::~Controller() { Stop(); }
+
+absl::Status Controller::Start() {
+  Parts& p = *parts_;
+  const ControllerOptions& o = p.options;
+  p.kube_metrics = std::make_unique<kube::KubeMetrics>(*p.registry);
+  p.push_metrics = std::make_unique<push::PushMetrics>(*p.registry);
+
+  absl::StatusOr<std::unique_ptr<kube::KubeClient>> client =
+      kube::NewKubeClient(p.kube_config, p.kube_metrics.get());
+  if (!client.ok()) return client.status();
+  p.client = *std::move(client);
+
+  p.service = std::make_unique<push::MembershipService>(
+      push::MembershipServiceOptions{.namespace_name = o.namespace_name,
+                                     .history_capacity = o.history},
+      p.push_metrics.get());
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &p.grpc_port);
+  // A sidecar whose pod vanished without closing its connection is noticed within a minute:
+  // a ping every 20 s, answered within 10 s.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Sidecars ping too (every 30 s); let them.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  builder.RegisterService(p.service.get());
+  p.server = builder.BuildAndStart();
+  if (p.server == nullptr || p.grpc_port == 0) {
+    return absl::UnavailableError(absl::StrCat("--listen: cannot listen on ", o.listen));
+  }
+
+  p.http = std::make_unique<HttpServer>(
+      o.http_listen, p.registry,
+      HttpHandlers{.ready = [this] { return ready(); }, .status = [this] { return StatusJson(); }});
+  if (absl::Status s = p.http->Start(); !s.ok()) {
+    return absl::UnavailableError(absl::StrCat("--http-listen: ", s.message()));
+  }
+
+  p.publisher = std::make_unique<members::Publisher>(
+      p.store, members::MemberRules{.default_peer_port = o.peer_port}, o.debounce,
+      [&p](const members::Membership& membership) {
+        for (const members::Exclusion& e : membership.excluded) {
+          std::fprintf(stderr, "drover-controller: pod %s (group '%s') left out: %s\n",
+                       e.pod.c_str(), e.group.c_str(), e.reason.c_str());
+        }
+        p.service->Publish(membership);
+        absl::MutexLock lock(&p.mu);
+        p.last = membership;
+      });
+  p.store.SetOnChange([&p] { p.publisher->Notify(); });
+  p.publisher->Start();
+
+  kube::ReflectorOptions reflector_options;
+  reflector_options.path = absl::StrCat("/api/v1/namespaces/", o.namespace_name, "/pods");
+  reflector_options.label_selector = o.selector;
+  reflector_options.min_watch_timeout = o.watch_timeout_min;
+  reflector_options.max_watch_timeout = o.watch_timeout_max;
+  p.reflector = std::make_unique<kube::Reflector>(p.client.get(), &p.store, reflector_options,
+                                                  p.kube_metrics.get());
+  p.reflector->Start();
+  return absl::OkStatus();
+}
+
+void Controller::Stop() {
+  Parts& p = *parts_;
+  if (p.stopped) return;
+  p.stopped = true;
+  if (p.reflector) p.reflector->Stop();
+  if (p.publisher) p.publisher->Stop();
+  if (p.service) p.service->Shutdown();
+  if (p.server) p.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  if (p.http) p.http->Stop();
+}
+
+int Controller::grpc_port() const { return parts_->grpc_port; }
+
+std::string Controller::http_address() const {
+  return parts_->http ? parts_->http->bound_address() : "";
+}
+
+const std::string& Controller::namespace_name() const { return parts_->options.namespace_name; }
+
+bool Controller::ready() const {
+  return parts_->store.HasSynced() && parts_->publisher != nullptr &&
+         parts_->publisher->published() > 0;
+}
+
+std::string Controller::StatusJson() const {
+  Parts& p = *parts_;
+  using web::json::value;
+  value root = value::object();
+  root[U("namespace")] = value::string(p.options.namespace_name);
+  root[U("selector")] = value::string(p.options.selector);
+  root[U("ready")] = value::boolean(ready());
+  kube::ReflectorState watch = p.reflector ? p.reflector->state() : kube::ReflectorState{};
+  value w = value::object();
+  w[U("synced")] = value::boolean(p.store.HasSynced());
+  w[U("watching")] = value::boolean(watch.watching);
+  w[U("resource_version")] = value::string(watch.resource_version);
+  w[U("relists")] = value::number(static_cast<int64_t>(watch.relists));
+  w[U("last_error")] = value::string(watch.last_error);
+  root[U("watch")] = w;
+
+  value groups = value::array();
+  {
+    absl::MutexLock lock(&p.mu);
+    size_t i = 0;
+    for (const auto& [name, table] : p.last.groups) {
+      value g = value::object();
+      g[U("group")] = value::string(name);
+      g[U("version")] = value::string(table->version_hex);
+      value members = value::array();
+      size_t k = 0;
+      for (const members::MemberEntry& m : table->members) {
+        value mv = value::object();
+        mv[U("id")] = value::string(m.id);
+        mv[U("state")] = value::string(m.draining ? "draining" : "ready");
+        mv[U("slots")] = value::number(static_cast<int32_t>(m.slots));
+        mv[U("address")] = value::string(m.address);
+        members[k++] = mv;
+      }
+      g[U("members")] = members;
+      groups[i++] = g;
+    }
+    value excluded = value::array();
+    i = 0;
+    for (const members::Exclusion& e : p.last.excluded) {
+      value ev = value::object();
+      ev[U("pod")] = value::string(e.pod);
+      ev[U("group")] = value::string(e.group);
+      ev[U("reason")] = value::string(e.reason);
+      excluded[i++] = ev;
+    }
+    root[U("excluded")] = excluded;
+  }
+  root[U("groups")] = groups;
+
+  value subscribers = value::array();
+  size_t i = 0;
+  if (p.service) {
+    for (const push::SubscriberInfo& s : p.service->Subscribers()) {
+      value sv = value::object();
+      sv[U("pod")] = value::string(s.pod);
+      sv[U("group")] = value::string(s.group);
+      sv[U("peer")] = value::string(s.peer);
+      sv[U("applied_version")] = value::string(s.applied_version);
+      sv[U("worker_slots")] = value::number(static_cast<int32_t>(s.worker_slots));
+      sv[U("build_version")] = value::string(s.build_version);
+      sv[U("acks")] = value::number(static_cast<int64_t>(s.acks));
+      sv[U("nacks")] = value::number(static_cast<int64_t>(s.nacks));
+      sv[U("last_error")] = value::string(s.last_error);
+      subscribers[i++] = sv;
+    }
+  }
+  root[U("subscribers")] = subscribers;
+  return root.serialize() + "\n";
+}
+
+}  // namespace drover::controller
