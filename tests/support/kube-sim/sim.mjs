@@ -12,7 +12,10 @@
 //
 // Served: discovery (/version, /api, /api/v1, /apis, /apis/apps, /apis/apps/v1), pods (+status),
 // namespaces, deployments and statefulsets (+status, +scale), with list/watch/get/create/
-// update/patch/delete/deletecollection as resources.mjs and store.mjs describe.
+// update/patch/delete/deletecollection as resources.mjs and store.mjs describe. Options:
+// host, port, maxHistory, bookmarkIntervalMs, defaultGraceSeconds, watchExpired ('event' |
+// 'status'), tokens, tls (true: a self-signed cert, sim.caCert), log. README.md beside this
+// file lists the JS control API and what is not simulated.
 //
 // Control endpoints (no auth, never faulted, JSON in and out):
 //   POST   /sim/compact                       drop watch history: older resourceVersions -> 410
@@ -510,7 +513,9 @@ export async function startKubeSim(options = {}) {
       if (!entry) throw apiError(401, 'Unauthorized', 'Unauthorized');
       if (route?.verb && !allowed(entry, route)) throw forbidden(entry.user || 'unknown', route);
     }
-    if (!acceptsJson(req)) {
+    // OpenAPI is not served: /openapi/v2 and /openapi/v3 are 404 whatever the Accept header
+    // asks (kubectl's client-side validation then needs --validate=false).
+    if (!acceptsJson(req) && !url.pathname.startsWith('/openapi/')) {
       throw apiError(406, 'NotAcceptable', 'only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io');
     }
 
