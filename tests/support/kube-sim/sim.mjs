@@ -233,7 +233,7 @@ export async function startKubeSim(options = {}) {
     log: options.log || null,
   };
   const store = new Store({
-    maxHistory: options.maxHistory ?? 100000,
+    maxHistory: options.maxHistory ?? 10000,
     defaultGraceSeconds: options.defaultGraceSeconds ?? 30,
     log: (m) => config.log?.(m),
   });
@@ -405,6 +405,7 @@ export async function startKubeSim(options = {}) {
           continue: q.get('continue') || '',
           resourceVersion: q.get('resourceVersion') ?? '',
           resourceVersionMatch: q.get('resourceVersionMatch') || '',
+          copy: false,
         });
         if (table) {
           return reply(200, toTable(rt, r.items, { includeObject: q.get('includeObject') || 'Metadata', resourceVersion: r.resourceVersion, continueToken: r.continue }));
@@ -416,7 +417,7 @@ export async function startKubeSim(options = {}) {
       }
       case 'get': {
         if (subresource === 'scale') return reply(200, store.getScale(rt, ns, name));
-        const obj = store.get(rt, ns, name);
+        const obj = store.current(rt, ns, name);
         if (table && !subresource) return reply(200, toTable(rt, [obj], { includeObject: q.get('includeObject') || 'Metadata', resourceVersion: obj.metadata.resourceVersion }));
         return reply(200, obj);
       }

@@ -3,7 +3,7 @@
 // from (older resourceVersions are "compacted": 410 Expired), optimistic concurrency,
 // graceful pod deletion, finalizers, and the scale subresource.
 //
-//   const store = new Store({ maxHistory: 100000, defaultGraceSeconds: 30 });
+//   const store = new Store({ maxHistory: 10000, defaultGraceSeconds: 30 });
 //   const pod = store.create(kResources.pods, 'default', { metadata: { name: 'a' }, spec: ... });
 //   store.patch(kResources.pods, 'default', 'a', { metadata: { labels: { x: '1' } } },
 //               'application/merge-patch+json');
@@ -30,7 +30,9 @@ import {
 import { applyPatch, PatchError } from './patch.mjs';
 import { labelSelectorToString, parseFieldSelector, parseLabelSelector } from './selectors.mjs';
 
-const clone = (v) => structuredClone(v);
+// Stored objects are never changed in place (every write stores a new one), so readers that
+// only serialize may share them; everything handed to a caller that might change it is a copy.
+const clone = (v) => JSON.parse(JSON.stringify(v));
 const kNameChars = 'bcdfghjklmnpqrstvwxz2456789';
 const kDnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const kDnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -58,7 +60,7 @@ function sameObject(a, b) {
 }
 
 export class Store {
-  constructor({ maxHistory = 100000, defaultGraceSeconds = 30, log = () => {} } = {}) {
+  constructor({ maxHistory = 10000, defaultGraceSeconds = 30, log = () => {} } = {}) {
     this.maxHistory = maxHistory;
     this.defaultGraceSeconds = defaultGraceSeconds;
     this.log = log;
@@ -165,7 +167,7 @@ export class Store {
         next = keys[i - 1] + '\u0000';
         break;
       }
-      items.push(clone(obj));
+      items.push(q.copy === false ? obj : clone(obj));
     }
     const out = { items, resourceVersion: String(rv) };
     if (next !== null) {
@@ -199,7 +201,8 @@ export class Store {
     }
     const entry = { rv: this.rv, resource: rt.name, type, key, object: obj, prev };
     this.history.push(entry);
-    if (this.history.length > this.maxHistory) {
+    // Trimmed in batches (at most 10% over) so that a write does not shift the whole array.
+    if (this.history.length > this.maxHistory + Math.max(1, Math.floor(this.maxHistory / 10))) {
       const dropped = this.history.splice(0, this.history.length - this.maxHistory);
       this.compactedRv = dropped[dropped.length - 1].rv;
     }
