@@ -253,3 +253,28 @@ test('scale subresource over HTTP', async (t) => {
   const scale = r.json.resources.find((x) => x.name === 'deployments/scale');
   assert.deepEqual([scale.group, scale.version, scale.kind], ['autoscaling', 'v1', 'Scale']);
 });
+
+// Discovery: the legacy documents, also when the client asks for aggregated discovery first
+// (as kubectl does), with kinds, scopes, verbs and short names.
+test('discovery documents', async (t) => {
+  const sim = await simFor(t);
+  assert.equal((await call(sim, 'GET', '/version')).json.gitVersion.startsWith('v1.31'), true);
+  const aggregated = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json';
+  let r = await call(sim, 'GET', '/apis', undefined, { Accept: aggregated });
+  assert.equal(r.headers['content-type'], 'application/json');
+  assert.equal(r.json.kind, 'APIGroupList');
+  assert.deepEqual(r.json.groups.map((g) => g.preferredVersion.groupVersion), ['apps/v1']);
+  r = await call(sim, 'GET', '/api', undefined, { Accept: aggregated });
+  assert.deepEqual([r.json.kind, r.json.versions], ['APIVersions', ['v1']]);
+  const core = Object.fromEntries((await call(sim, 'GET', '/api/v1')).json.resources.map((x) => [x.name, x]));
+  assert.deepEqual([core.pods.kind, core.pods.namespaced, core.pods.shortNames], ['Pod', true, ['po']]);
+  assert.ok(core.pods.verbs.includes('watch') && core.pods.verbs.includes('patch'));
+  assert.deepEqual(core['pods/status'].verbs, ['get', 'patch', 'update']);
+  assert.deepEqual([core.namespaces.kind, core.namespaces.namespaced, core.namespaces.shortNames], ['Namespace', false, ['ns']]);
+  const apps = Object.fromEntries((await call(sim, 'GET', '/apis/apps/v1')).json.resources.map((x) => [x.name, x]));
+  assert.deepEqual([apps.deployments.kind, apps.deployments.shortNames], ['Deployment', ['deploy']]);
+  assert.deepEqual([apps.statefulsets.kind, apps.statefulsets.shortNames], ['StatefulSet', ['sts']]);
+  assert.equal(apps['statefulsets/scale'].kind, 'Scale');
+  assert.equal((await call(sim, 'GET', '/apis/apps')).json.kind, 'APIGroup');
+  assert.equal((await call(sim, 'GET', '/healthz')).text, 'ok');
+});
