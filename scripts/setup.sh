@@ -7,11 +7,31 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl procps iproute2
   clang clang-format clang-tidy libclang-rt-14-dev
-  libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
+  libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev libcpprest-dev libyaml-cpp-dev
   nodejs
-  wrk haproxy nginx-light
+  wrk haproxy nginx-light prometheus
   unzip
+  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc
+  buildah debootstrap
 )
+
+# --build-deps-only (the Dockerfile's build stage): only what building the release binaries
+# needs, i.e. the build tools and every -dev package above; no servers, benchmark peers,
+# sanitizer runtimes, Node.js, npm clients or kube tools.
+build_deps_only=0
+if [ "${1:-}" = "--build-deps-only" ]; then
+  build_deps_only=1
+  build_tools=" build-essential cmake ninja-build pkg-config ca-certificates protobuf-compiler protobuf-compiler-grpc "
+  kept=()
+  for p in "${packages[@]}"; do
+    case "$p" in libclang-rt-*) continue ;; esac
+    if [[ "$p" == *-dev || "$build_tools" == *" $p "* ]]; then kept+=("$p"); fi
+  done
+  packages=("${kept[@]}")
+elif [ "$#" -gt 0 ]; then
+  echo "setup: unknown argument '$1' (usage: scripts/setup.sh [--build-deps-only])" >&2
+  exit 2
+fi
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
@@ -26,9 +46,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
 fi
-# Debian's haproxy and nginx packages start system services; the tests and benchmarks start
-# their own instances on loopback, so stop the system ones where a service manager runs.
-for svc in haproxy nginx; do
+if [ "$build_deps_only" -eq 1 ]; then exit 0; fi
+# Debian's haproxy, nginx and prometheus packages start system services; the tests and
+# benchmarks start their own instances on loopback, so stop the system ones where a service
+# manager runs.
+for svc in haproxy nginx prometheus; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     "${sudo_cmd[@]}" systemctl stop "$svc" || true
   fi
