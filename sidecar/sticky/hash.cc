@@ -37,9 +37,11 @@ uint32_t MemberHash(std::string_view member_id) {
   return static_cast<uint32_t>(StableHash(member_id) >> 32);
 }
 
-uint64_t RendezvousWeight(uint64_t key_hash, Target target) {
-  return Fmix64(key_hash ^ Fmix64(TargetId(target) + kTargetSalt));
+uint64_t TargetHash(Target target, uint64_t seed) {
+  return Fmix64(seed ^ Fmix64(TargetId(target) + kTargetSalt));
 }
+
+uint64_t RendezvousWeight(uint64_t key_hash, Target target) { return TargetHash(target, key_hash); }
 
 int RendezvousPick(uint64_t key_hash, std::span<const Target> targets) {
   int best = -1;

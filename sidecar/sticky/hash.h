@@ -3,11 +3,13 @@
 // list maps a session key to the same (member, slot). absl::Hash and std::hash are seeded per
 // process or unspecified and must never be used for this.
 //
-//   std::vector<sticky::Target> targets = {{sticky::MemberHash("web-0"), 0},
-//                                          {sticky::MemberHash("web-0"), 1},
-//                                          {sticky::MemberHash("web-1"), 0}};
-//   int i = sticky::RendezvousPick(sticky::StableHash(session_id), targets);
-//   if (i >= 0) Forward(targets[i]);
+//   std::vector<sticky::Target> slots = {{sticky::MemberHash("web-0"), 0},
+//                                        {sticky::MemberHash("web-0"), 1}};
+//   int i = sticky::RendezvousPick(sticky::StableHash(session_id), slots);
+//   if (i >= 0) Forward(slots[i]);
+//
+// The cluster-wide pick over every (member, slot) is a MaglevTable (maglev.h), O(1) per key;
+// RendezvousPick is O(N) and serves short lists, such as one member's own slots.
 #ifndef DROVER_SIDECAR_STICKY_HASH_H_
 #define DROVER_SIDECAR_STICKY_HASH_H_
 
@@ -34,14 +36,21 @@ struct Target {
   friend bool operator==(const Target&, const Target&) = default;
 };
 
-// The pseudo-random weight of `target` for a key; rendezvous hashing picks the highest.
+// A stable 64-bit hash of `target`'s identity under `seed`: different seeds give unrelated
+// hashes (a MaglevTable derives each target's offset and skip from two). Stable forever, like
+// StableHash: changing it re-homes every hash-keyed session.
+uint64_t TargetHash(Target target, uint64_t seed);
+
+// The pseudo-random weight of `target` for a key, TargetHash(target, key_hash); rendezvous
+// hashing picks the highest.
 uint64_t RendezvousWeight(uint64_t key_hash, Target target);
 
 // Rendezvous (highest random weight) hashing: the target with the highest
 // RendezvousWeight(key_hash, target) wins; equal weights go to the smaller (member, slot), so the
 // pick never depends on the order of `targets`. Removing a target moves only the keys it held;
 // adding one moves only keys to it, about 1/(N+1) of them. Returns the index into `targets`, or
-// -1 when it is empty. O(N), for N up to a few hundred.
+// -1 when it is empty. O(N): for short lists (a member's own slots); use a MaglevTable for the
+// whole cluster.
 int RendezvousPick(uint64_t key_hash, std::span<const Target> targets);
 
 }  // namespace drover::sticky

@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -45,6 +46,7 @@
 #include "absl/time/time.h"
 #include "sidecar/net/socket.h"
 #include "sidecar/sticky/hash.h"
+#include "sidecar/sticky/maglev.h"
 
 namespace drover::sticky {
 
@@ -77,6 +79,15 @@ class MemberTable {
   // unchanged by comments, whitespace or line order; equal on every sidecar with the same
   // membership.
   uint64_t version() const { return version_; }
+  // The hash modes' Maglev table over Targets(), built by the first caller (~40 ms and 4.3 MiB
+  // at 40,000 targets; concurrent callers wait for it) and then shared by every thread holding
+  // this snapshot: once per snapshot, not once per event-loop thread. Thread-safe.
+  std::shared_ptr<const MaglevTable> maglev() const {
+    std::call_once(maglev_once_, [this] {
+      maglev_ = std::make_shared<const MaglevTable>(MaglevTable::Build(Targets()));
+    });
+    return maglev_;
+  }
 
  private:
   MemberTable() = default;
@@ -84,6 +95,8 @@ class MemberTable {
   std::vector<Member> members_;
   std::vector<std::pair<uint32_t, uint32_t>> by_hash_;  // (hash, index in members_), sorted
   uint64_t version_ = 0;
+  mutable std::once_flag maglev_once_;
+  mutable std::shared_ptr<const MaglevTable> maglev_;  // written once, inside maglev_once_
 };
 
 // Polls the file's inode, size, mtime and ctime every `interval` on its own thread; on a change

@@ -215,15 +215,28 @@ void StickyRouter::SetMembers(std::shared_ptr<const MemberTable> members) {
 }
 
 void StickyRouter::RebuildTargets() {
-  targets_.clear();
+  maglev_.reset();
+  if (config_.kind == StickyKind::kCookie || config_.kind == StickyKind::kNone) return;
+  // When the table lists this member with the slots it runs (the usual case), the targets are
+  // exactly the table's: take its table, built once and shared by every thread.
+  const Member* self = members_ != nullptr ? members_->Find(config_.member_hash) : nullptr;
+  if (self != nullptr && self->slots == config_.slots) {
+    maglev_ = members_->maglev();
+    return;
+  }
+  // Otherwise (no table yet, or it does not know us as we are): our slots and the others'.
+  std::vector<Target> targets;
+  targets.reserve(static_cast<size_t>(config_.slots));
   for (int s = 0; s < config_.slots; ++s) {
-    targets_.push_back({config_.member_hash, static_cast<uint16_t>(s)});
+    targets.push_back({config_.member_hash, static_cast<uint16_t>(s)});
   }
-  if (members_ == nullptr) return;
-  for (const Member& m : members_->members()) {
-    if (m.hash == config_.member_hash) continue;  // the table lists us too
-    for (int s = 0; s < m.slots; ++s) targets_.push_back({m.hash, static_cast<uint16_t>(s)});
+  if (members_ != nullptr) {
+    for (const Member& m : members_->members()) {
+      if (m.hash == config_.member_hash) continue;
+      for (int s = 0; s < m.slots; ++s) targets.push_back({m.hash, static_cast<uint16_t>(s)});
+    }
   }
+  maglev_ = std::make_shared<const MaglevTable>(MaglevTable::Build(targets));
 }
 
 bool StickyRouter::SlotUsable(int slot) const {
@@ -299,9 +312,9 @@ StickyRoute StickyRouter::DecideCookie(const http::RequestHead& head, bool from_
 
 StickyRoute StickyRouter::DecideHash(uint64_t key, bool from_peer) const {
   StickyRoute route;
-  int index = RendezvousPick(key, targets_);
+  int index = maglev_ != nullptr ? maglev_->Pick(key) : -1;
   if (index < 0) return route;
-  const Target& target = targets_[static_cast<size_t>(index)];
+  const Target target = maglev_->targets()[static_cast<size_t>(index)];
   if (target.member != config_.member_hash) {
     const Member* member = members_ != nullptr ? members_->Find(target.member) : nullptr;
     if (member != nullptr && !from_peer) {
@@ -314,8 +327,9 @@ StickyRoute StickyRouter::DecideHash(uint64_t key, bool from_peer) const {
     route.slot = target.slot;
     return route;
   }
-  // The target is down here, or not ours after a hop: the next best usable local slot, chosen
-  // the same way so that every request with this key still lands together.
+  // The target is down here, or not ours after a hop: the key's best usable local slot by
+  // rendezvous (O(slots), not O(cluster)), so that every request with this key still lands
+  // together.
   Target local[1024];
   size_t n = 0;
   for (int s = 0; s < config_.slots && n < 1024; ++s) {

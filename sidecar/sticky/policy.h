@@ -9,8 +9,9 @@
 // Cookie mode (default) follows HAProxy's `cookie NAME insert indirect nocache`: the cookie
 // names (member, slot), is stripped before the app sees the request, and a response that sets
 // it is marked private. Hash modes map a key (application cookie, header, query parameter,
-// path segment, client address) onto (member, slot) targets with rendezvous hashing, so every
-// sidecar with the same member table agrees and one target's coming or going moves ~1/N keys.
+// path segment, client address) onto (member, slot) targets with a Maglev table (maglev.h): O(1)
+// per request, every sidecar with the same member table agrees, and one target's coming or going
+// moves ~1/N keys at small N (~10/N at 40,000 targets).
 #ifndef DROVER_SIDECAR_STICKY_POLICY_H_
 #define DROVER_SIDECAR_STICKY_POLICY_H_
 
@@ -26,6 +27,7 @@
 #include "sidecar/http/parser.h"
 #include "sidecar/sticky/cookie.h"
 #include "sidecar/sticky/hash.h"
+#include "sidecar/sticky/maglev.h"
 #include "sidecar/sticky/members.h"
 
 namespace drover::sticky {
@@ -115,7 +117,9 @@ class StickyRouter {
   const StickyConfig& config_;
   const balance::BackendSet& backends_;
   std::shared_ptr<const MemberTable> members_;
-  std::vector<Target> targets_;  // every (member, slot), this member's included
+  // Hash modes: every (member, slot), this member's included; usually the member table's own,
+  // shared with the other threads. Null in cookie and none modes.
+  std::shared_ptr<const MaglevTable> maglev_;
 };
 
 // The client address a request stands for: the TCP peer, or, when that peer is a trusted

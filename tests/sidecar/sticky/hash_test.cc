@@ -51,6 +51,8 @@ TEST(StableHashTest, ValuesArePinned) {
   EXPECT_EQ(StableHash(std::string("\0\xff", 2)), 0xacb64f88d28b68b8ULL);
   EXPECT_EQ(MemberHash("web-0"), 0x64d9c4faU);
   EXPECT_EQ(MemberHash("checkout-7f9c5d8b6-x2x4k"), 0xba152d2cU);
+  EXPECT_EQ(TargetHash({MemberHash("web-0"), 0}, 0), 0x1ff8d51a0001e214ULL);
+  EXPECT_EQ(TargetHash({MemberHash("web-0"), 1}, 0x6d672d6f66667374ULL), 0x8e6f85f87ddd4648ULL);
 }
 
 // Every byte matters, including embedded NULs and the length.
