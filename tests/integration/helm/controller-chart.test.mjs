@@ -418,6 +418,11 @@ test('NOTES.txt: droverctl and app pods', async () => {
   const wide = await renderNotes(kControllerChart, { values: ['controller-cluster-wide.yaml', 'controller-existing-secrets.yaml'] });
   assert.match(wide, /ClusterRole[\s\S]*still watches only namespace shop/);
   assert.ok(wide.includes(`get secret drover-admin-from-vault -o jsonpath='{.data.admin-token}'`), wide);
+  const tls = await renderNotes(kControllerChart, { values: ['controller-tls.yaml'] });
+  assert.ok(
+    tls.includes(`droverctl status --addr=127.0.0.1:7000 --tls-ca=ca.crt --tls-server-name=drover.${kNamespace}.svc --tls-cert=client.crt --tls-key=client.key`),
+    tls,
+  );
 });
 
 // --- The dashboard -------------------------------------------------------------------------
