@@ -3,7 +3,11 @@
 #include <cstdio>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
+#include "common/token_file.h"
+#include "controller/admin/admin_service.h"
 #include "controller/http/http_server.h"
 #include "controller/kube/config.h"
 #include "controller/kube/http_client.h"
@@ -14,10 +18,23 @@
 #include "controller/push/membership_service.h"
 #include "controller/push/push_metrics.h"
 #include "cpprest/json.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "prometheus/registry.h"
 
 namespace drover::controller {
+
+namespace {
+
+// The port of HOST:PORT (0 when absent: peers then need a drover.io/grpc-port annotation).
+int PortOf(const std::string& address) {
+  size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port)) return 0;
+  return port;
+}
+
+}  // namespace
 
 struct Controller::Parts {
   ControllerOptions options;
@@ -29,6 +46,10 @@ struct Controller::Parts {
   kube::PodStore store;
   std::unique_ptr<kube::Reflector> reflector;
   std::unique_ptr<push::MembershipService> service;
+  std::unique_ptr<TokenFile> admin_token;
+  std::unique_ptr<TokenFile> sidecar_token;
+  std::unique_ptr<admin::AdminService> admin;
+  std::unique_ptr<admin::ReplicaService> replica;
   std::unique_ptr<members::Publisher> publisher;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<HttpServer> http;
@@ -51,6 +72,31 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(ControllerOptions
   if (!config.ok()) return config.status();
   parts->kube_config = *std::move(config);
   if (options.namespace_name.empty()) options.namespace_name = parts->kube_config.default_namespace;
+  if (options.replica_namespace.empty()) {
+    options.replica_namespace = parts->kube_config.default_namespace;
+  }
+  if (!options.admin_token_file.empty()) {
+    absl::StatusOr<std::unique_ptr<TokenFile>> token = TokenFile::Open(options.admin_token_file);
+    if (!token.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--admin-token-file: ", token.status().message()));
+    }
+    parts->admin_token = *std::move(token);
+  }
+  if (!options.sidecar_token_file.empty()) {
+    absl::StatusOr<std::unique_ptr<TokenFile>> token = TokenFile::Open(options.sidecar_token_file);
+    if (!token.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--sidecar-token-file: ", token.status().message()));
+    }
+    parts->sidecar_token = *std::move(token);
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  if (!options.tls_client_ca_file.empty() && options.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
+  }
   parts->options = std::move(options);
   return std::unique_ptr<Controller>(new Controller(std::move(parts)));
 }
@@ -72,11 +118,37 @@ absl::Status Controller::Start() {
 
   p.service = std::make_unique<push::MembershipService>(
       push::MembershipServiceOptions{.namespace_name = o.namespace_name,
-                                     .history_capacity = o.history},
+                                     .history_capacity = o.history,
+                                     .sidecar_token = p.sidecar_token.get(),
+                                     .verify_peer_ip = o.verify_peer_ip},
       p.push_metrics.get());
 
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!o.tls_cert_file.empty()) {
+    grpc::SslServerCredentialsOptions ssl(
+        o.tls_client_ca_file.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                     : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    absl::StatusOr<std::string> cert = ReadSmallFile(o.tls_cert_file, 1 << 20);
+    if (!cert.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--tls-cert: ", cert.status().message()));
+    absl::StatusOr<std::string> key = ReadSmallFile(o.tls_key_file, 1 << 20);
+    if (!key.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--tls-key: ", key.status().message()));
+    ssl.pem_key_cert_pairs.push_back({*key, *cert});
+    if (!o.tls_client_ca_file.empty()) {
+      absl::StatusOr<std::string> ca = ReadSmallFile(o.tls_client_ca_file, 1 << 20);
+      if (!ca.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("--tls-client-ca: ", ca.status().message()));
+      }
+      ssl.pem_root_certs = *ca;
+    }
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+
+  // Generic gRPC tools (grpcurl, grpc_cli) can list and call the services.
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &p.grpc_port);
+  builder.AddListeningPort(o.listen, credentials, &p.grpc_port);
   // A sidecar whose pod vanished without closing its connection is noticed within a minute:
   // a ping every 20 s, answered within 10 s.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20'000);
@@ -86,6 +158,26 @@ absl::Status Controller::Start() {
   // Sidecars ping too (every 30 s); let them.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
   builder.RegisterService(p.service.get());
+  // The admin services' context needs the bound port, known only after BuildAndStart: the
+  // services are created first and read the port through the context they keep a copy of,
+  // so fill what is known now and set the port below.
+  admin::AdminContext admin_context;
+  admin_context.kube = p.client.get();
+  admin_context.membership = p.service.get();
+  admin_context.admin_token = p.admin_token.get();
+  admin_context.namespace_name = o.namespace_name;
+  admin_context.self_name = o.pod_name;
+  admin_context.replica_selector = o.replica_selector;
+  admin_context.replica_namespace = o.replica_namespace;
+  admin_context.grpc_port = PortOf(o.listen);
+  admin_context.self_address = o.listen;
+  admin_context.watch_state = [&p] {
+    return p.reflector ? p.reflector->state() : kube::ReflectorState{};
+  };
+  p.admin = std::make_unique<admin::AdminService>(admin_context);
+  p.replica = std::make_unique<admin::ReplicaService>(admin_context);
+  builder.RegisterService(p.admin.get());
+  builder.RegisterService(p.replica.get());
   p.server = builder.BuildAndStart();
   if (p.server == nullptr || p.grpc_port == 0) {
     return absl::UnavailableError(absl::StrCat("--listen: cannot listen on ", o.listen));

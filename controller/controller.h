@@ -28,7 +28,16 @@ struct ControllerOptions {
   std::string selector;                      // label selector of the app pods (required)
   uint16_t peer_port = 8081;                 // when a pod has no drover.io/peer-port
   members::DebounceOptions debounce;
-  size_t history = 32;  // versions kept per group for deltas
+  size_t history = 32;             // versions kept per group for deltas
+  std::string admin_token_file;    // --admin-token-file; "" -> the admin API refuses every call
+  std::string sidecar_token_file;  // --sidecar-token-file; "" -> any sidecar may subscribe
+  bool verify_peer_ip = true;      // a sidecar's hello must name a pod with the stream's IP
+  std::string pod_name;            // this replica's pod name (POD_NAME)
+  std::string replica_selector;    // the controller's own pods; "" -> no peers
+  std::string replica_namespace;   // "" -> the client config's namespace
+  std::string tls_cert_file;       // with tls_key_file: TLS on the gRPC port
+  std::string tls_key_file;
+  std::string tls_client_ca_file;  // also: clients must present a certificate from this CA
   absl::Duration watch_timeout_min = absl::Seconds(300);
   absl::Duration watch_timeout_max = absl::Seconds(600);
 };

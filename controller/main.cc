@@ -1,6 +1,9 @@
 // drover-controller: parses flags and wires the controller together. See docs/controller.md.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -32,6 +35,26 @@ ABSL_FLAG(absl::Duration, debounce, absl::Milliseconds(100),
           "Quiet period: pod changes closer than this become one member-table version.");
 ABSL_FLAG(absl::Duration, debounce_max, absl::Seconds(1),
           "Longest a change waits for the quiet period under a steady stream of changes.");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "File holding the admin API's bearer token (first line; re-read when it changes). "
+          "Without it every admin call is refused.");
+ABSL_FLAG(std::string, sidecar_token_file, "",
+          "File holding the token sidecars must present to Subscribe (drover-sidecar "
+          "--controller-token-file). Without it any client may subscribe (development only).");
+ABSL_FLAG(bool, verify_peer_ip, true,
+          "A sidecar's hello must name a watched pod whose IP is the stream's source address.");
+ABSL_FLAG(std::string, pod_name, "",
+          "This replica's pod name (default $POD_NAME, else the host name); left out of the "
+          "peers found by --replica-selector.");
+ABSL_FLAG(std::string, replica_selector, "",
+          "Label selector of the controller's own pods, so replicas gather each other's "
+          "sidecars for the admin API; empty: this replica is alone.");
+ABSL_FLAG(std::string, replica_namespace, "",
+          "Namespace of the controller's own pods; default: its own namespace.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate for TLS on the gRPC port (with --tls-key).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls-cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle: clients (sidecars, droverctl) must present a certificate it signed.");
 ABSL_FLAG(int32_t, history, 32,
           "Member-table versions kept per app group, so reconnecting sidecars get a delta.");
 
@@ -84,6 +107,21 @@ int main(int argc, char** argv) {
   if (options.debounce.max_delay < options.debounce.quiet) {
     Die("--debounce-max must be at least --debounce");
   }
+  options.admin_token_file = absl::GetFlag(FLAGS_admin_token_file);
+  options.sidecar_token_file = absl::GetFlag(FLAGS_sidecar_token_file);
+  options.verify_peer_ip = absl::GetFlag(FLAGS_verify_peer_ip);
+  options.pod_name = absl::GetFlag(FLAGS_pod_name);
+  if (options.pod_name.empty()) {
+    const char* env = std::getenv("POD_NAME");
+    char host[256] = {0};
+    options.pod_name =
+        env != nullptr ? env : (gethostname(host, sizeof(host) - 1) == 0 ? host : "");
+  }
+  options.replica_selector = absl::GetFlag(FLAGS_replica_selector);
+  options.replica_namespace = absl::GetFlag(FLAGS_replica_namespace);
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   int32_t history = absl::GetFlag(FLAGS_history);
   if (history < 1 || history > 4096) Die("--history must be between 1 and 4096");
   options.history = static_cast<size_t>(history);
@@ -98,6 +136,15 @@ int main(int argc, char** argv) {
       kProgram, options.listen.c_str(), (*controller)->grpc_port(),
       (*controller)->http_address().c_str(), (*controller)->namespace_name().c_str(),
       options.selector.c_str());
+  if (options.sidecar_token_file.empty()) {
+    std::fprintf(stderr,
+                 "%s: no --sidecar-token-file: any client can subscribe and read member tables "
+                 "(development only)\n",
+                 kProgram);
+  }
+  if (options.admin_token_file.empty()) {
+    std::fprintf(stderr, "%s: no --admin-token-file: the admin API refuses every call\n", kProgram);
+  }
   std::fflush(stdout);
 
   int signal = 0;

@@ -75,6 +75,8 @@ Derived DeriveMember(const kube::Pod& pod, const MemberRules& rules) {
   member.group = group == nullptr ? "" : *group;
   member.creation_timestamp = pod.creation_timestamp;
   member.uid = pod.uid;
+  member.namespace_name = pod.namespace_name;
+  member.drain_annotation = drain != nullptr && *drain == "true";
   return derived;
 }
 

@@ -37,6 +37,8 @@ struct MemberEntry {
   std::string group;               // app.kubernetes.io/name, "" for none
   std::string creation_timestamp;  // RFC 3339, decides which of two colliding pods stays
   std::string uid;
+  std::string namespace_name;
+  bool drain_annotation = false;  // drover.io/drain=true (the admin API's Drain), for status
 
   friend bool operator==(const MemberEntry&, const MemberEntry&) = default;
 };

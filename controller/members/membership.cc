@@ -45,6 +45,7 @@ Membership BuildMembership(std::span<const kube::Pod> pods, const MemberRules& r
   std::map<std::string, std::vector<MemberEntry>> by_group;
   for (const kube::Pod& pod : pods) {
     result.pod_groups[pod.Key()] = GroupOf(pod);
+    result.pod_ips[pod.Key()] = pod.pod_ip;
     Derived derived = DeriveMember(pod, rules);
     if (derived.member) {
       by_group[derived.member->group].push_back(*std::move(derived.member));

@@ -42,6 +42,7 @@ struct Exclusion {
 struct Membership {
   std::map<std::string, std::shared_ptr<const GroupTable>> groups;  // groups with members
   std::map<std::string, std::string> pod_groups;  // "namespace/name" of every pod -> its group
+  std::map<std::string, std::string> pod_ips;     // "namespace/name" -> pod IP ("" for none)
   std::vector<Exclusion> excluded;
 };
 

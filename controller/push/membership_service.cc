@@ -1,6 +1,8 @@
 #include "controller/push/membership_service.h"
 
 #include <cstdio>
+#include <deque>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,16 +14,44 @@ namespace drover::push {
 using drover::v1::SubscribeRequest;
 using drover::v1::SubscribeResponse;
 
+namespace {
+
+// gRPC's peer strings: "ipv4:10.0.0.5:41234", "ipv6:[fd00::5]:41234".
+std::string PeerIp(const std::string& peer) {
+  std::string_view rest(peer);
+  if (rest.substr(0, 5) == "ipv4:") {
+    rest.remove_prefix(5);
+    return std::string(rest.substr(0, rest.rfind(':')));
+  }
+  if (rest.substr(0, 5) == "ipv6:") {
+    rest.remove_prefix(5);
+    rest = rest.substr(0, rest.rfind(':'));
+    if (rest.size() >= 2 && rest.front() == '[') rest = rest.substr(1, rest.size() - 2);
+    // A v4-mapped peer on a dual-stack listener.
+    if (rest.substr(0, 7) == "::ffff:") rest.remove_prefix(7);
+    return std::string(rest);
+  }
+  return "";
+}
+
+}  // namespace
+
 // One sidecar's stream. Reads run one at a time (each OnReadDone starts the next read); writes
 // one at a time (the service decides what to write next, under its mutex). Everything the
 // service reads or changes lives in the fields below guarded by the service's mutex.
 class SubscriberReactor final
     : public grpc::ServerBidiReactor<SubscribeRequest, SubscribeResponse> {
  public:
-  SubscriberReactor(MembershipService* service, grpc::CallbackServerContext* context)
+  SubscriberReactor(MembershipService* service, grpc::CallbackServerContext* context,
+                    const grpc::Status& refused)
       : service_(service) {
     info.peer = context->peer();
     info.connected_at = absl::Now();
+    if (!refused.ok()) {
+      finished = true;
+      Finish(refused);
+      return;
+    }
     StartRead(&request_);
   }
 
@@ -73,11 +103,12 @@ class SubscriberReactor final
   bool hello_done = false;
   bool registered = false;
   std::optional<std::string> group;  // unknown until the pod is seen in a published state
-  uint64_t held_version = 0;         // what the sidecar holds once every write so far applied
+  uint64_t held_version = 0;         // what the sidecar said it holds (hello, ACK, NACK)
   absl::flat_hash_set<uint64_t> nacked;
   absl::flat_hash_map<std::string, uint64_t> unacked;  // nonce -> version
   bool write_in_flight = false;
   std::shared_ptr<const SubscribeResponse> writing;
+  std::deque<std::shared_ptr<const SubscribeResponse>> commands;  // sent before any update
   std::optional<grpc::Status> finish_pending;
   bool finished = false;
 
@@ -124,6 +155,7 @@ grpc::Status SubscriberReactor::Handle() {
         if (it == unacked.end()) return grpc::Status::OK;  // stale or unknown: xDS ignores it
         uint64_t version = it->second;
         unacked.erase(it);
+        held_version = version;
         std::string version_hex = VersionHex(version);
         service_->CountApplied(info.applied_version, version_hex);
         info.applied_version = version_hex;
@@ -203,8 +235,25 @@ grpc::Status SubscriberReactor::HandleHello(const drover::v1::Hello& hello) {
                            "', not '", hello.namespace_(),
                            "': point --controller at the controller of that namespace")};
     }
+    std::string pod = absl::StrCat(hello.namespace_(), "/", hello.pod_name());
+    if (service_->options_.verify_peer_ip) {
+      auto ip = service_->pod_ips_.find(pod);
+      if (ip == service_->pod_ips_.end()) {
+        return {grpc::StatusCode::FAILED_PRECONDITION,
+                absl::StrCat("pod ", pod,
+                             " is not among the pods this controller watches "
+                             "(check its labels against --selector)")};
+      }
+      std::string peer_ip = PeerIp(info.peer);
+      if (ip->second.empty() || peer_ip != ip->second) {
+        return {grpc::StatusCode::PERMISSION_DENIED,
+                absl::StrCat("this stream comes from ", peer_ip.empty() ? info.peer : peer_ip,
+                             ", not from pod ", pod, "'s IP ",
+                             ip->second.empty() ? "(none yet)" : ip->second)};
+      }
+    }
     hello_done = true;
-    info.pod = absl::StrCat(hello.namespace_(), "/", hello.pod_name());
+    info.pod = std::move(pod);
     info.build_version = hello.build_version();
     info.worker_slots = hello.worker_slots();
     held_version = held;
@@ -226,7 +275,20 @@ MembershipService::~MembershipService() = default;
 
 grpc::ServerBidiReactor<SubscribeRequest, SubscribeResponse>* MembershipService::Subscribe(
     grpc::CallbackServerContext* context) {
-  return new SubscriberReactor(this, context);
+  grpc::Status refused;
+  if (options_.sidecar_token != nullptr) {
+    auto it = context->client_metadata().find("authorization");
+    std::string_view presented;
+    if (it != context->client_metadata().end()) {
+      presented = TokenFile::BearerToken(std::string_view(it->second.data(), it->second.size()));
+    }
+    if (presented.empty() || !options_.sidecar_token->Matches(presented)) {
+      refused = grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                             "Subscribe needs the sidecar token (drover-sidecar "
+                             "--controller-token-file) as 'authorization: Bearer <token>'");
+    }
+  }
+  return new SubscriberReactor(this, context, refused);
 }
 
 void MembershipService::Register(SubscriberReactor* reactor) {
@@ -302,10 +364,20 @@ std::shared_ptr<const SubscribeResponse> MembershipService::UpdateFor(GroupState
 }
 
 const SubscribeResponse* MembershipService::NextWrite(SubscriberReactor* reactor) {
-  if (!reactor->hello_done || !reactor->group || reactor->write_in_flight || reactor->finished ||
+  if (!reactor->hello_done || reactor->write_in_flight || reactor->finished ||
       reactor->finish_pending || shutting_down_) {
     return nullptr;
   }
+  if (!reactor->commands.empty()) {
+    reactor->writing = std::move(reactor->commands.front());
+    reactor->commands.pop_front();
+    reactor->write_in_flight = true;
+    return reactor->writing.get();
+  }
+  // One update at a time: the next is built on the version the sidecar confirmed, so a NACK
+  // never leaves a delta in flight whose base the sidecar refused. A slow sidecar thereby gets
+  // the latest version when it answers, never the ones it missed meanwhile.
+  if (!reactor->group || !reactor->unacked.empty()) return nullptr;
   auto group = groups_.find(*reactor->group);
   if (group == groups_.end()) return nullptr;
   std::shared_ptr<const members::GroupTable> latest = group->second.history.latest();
@@ -317,9 +389,6 @@ const SubscribeResponse* MembershipService::NextWrite(SubscriberReactor* reactor
   if (reactor->writing == nullptr) return nullptr;
   reactor->write_in_flight = true;
   reactor->unacked[reactor->writing->update().nonce()] = latest->version;
-  // A sidecar that never answers must not grow this without bound.
-  if (reactor->unacked.size() > 64) reactor->unacked.clear();
-  reactor->held_version = latest->version;
   return reactor->writing.get();
 }
 
@@ -328,6 +397,7 @@ void MembershipService::Publish(const members::Membership& membership) {
   {
     absl::MutexLock lock(&mu_);
     pod_groups_ = membership.pod_groups;
+    pod_ips_ = membership.pod_ips;
     absl::Time now = absl::Now();
     for (const auto& [name, table] : membership.groups) {
       GroupState& state = groups_.try_emplace(name, options_.history_capacity).first->second;
@@ -363,6 +433,38 @@ std::vector<SubscriberInfo> MembershipService::Subscribers() const {
   result.reserve(subscribers_.size());
   for (const SubscriberReactor* reactor : subscribers_) result.push_back(reactor->info);
   return result;
+}
+
+std::optional<SubscriberInfo> MembershipService::FindSubscriber(const std::string& pod) const {
+  absl::MutexLock lock(&mu_);
+  for (const SubscriberReactor* reactor : subscribers_) {
+    if (reactor->info.pod == pod) return reactor->info;
+  }
+  return std::nullopt;
+}
+
+absl::Status MembershipService::SendReload(const std::string& pod, const std::string& command_id) {
+  SubscriberReactor* target = nullptr;
+  const SubscribeResponse* next = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    for (SubscriberReactor* reactor : subscribers_) {
+      if (reactor->info.pod == pod && !reactor->finished && !reactor->finish_pending) {
+        target = reactor;
+      }
+    }
+    if (target == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the sidecar of ", pod, " is not connected to this controller"));
+    }
+    auto command = std::make_shared<SubscribeResponse>();
+    command->mutable_command()->set_id(command_id);
+    command->mutable_command()->mutable_reload_workers();
+    target->commands.push_back(std::move(command));
+    next = NextWrite(target);
+  }
+  if (next != nullptr) target->StartWrite(next);
+  return absl::OkStatus();
 }
 
 size_t MembershipService::subscriber_count() const {

@@ -9,10 +9,10 @@
 // A stream's first message is a Hello naming the sidecar's pod; the service finds the pod's
 // app group in the latest published state and sends that group's table: a delta when it still
 // holds the version the sidecar names, else the whole table. After that, each new version of
-// the group goes to the sidecar as soon as its previous write is done. A slow or stuck sidecar
-// never delays the others and never gets a queue of stale versions: when its write completes
-// it gets the latest version, as a delta from the one it will hold. A NACKed version is counted,
-// logged with the sidecar's error, and never sent to that sidecar again.
+// the group goes to the sidecar as soon as it has answered the previous one (ACK or NACK), as a
+// delta from the version it confirmed. A slow or stuck sidecar never delays the others and
+// never gets a queue of stale versions: when it answers it gets the latest version. A NACKed
+// version is counted, logged with the sidecar's error, and never sent to that sidecar again.
 //
 // Threads: Publish runs on the publisher's thread, reactions on gRPC's threads; all state is
 // behind one mutex (short critical sections, no gRPC call made while it is held).
@@ -30,8 +30,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/token_file.h"
 #include "controller/members/history.h"
 #include "controller/members/membership.h"
 #include "controller/push/push_metrics.h"
@@ -42,6 +44,11 @@ namespace drover::push {
 struct MembershipServiceOptions {
   std::string namespace_name;    // the namespace the controller watches; hellos must name it
   size_t history_capacity = 32;  // versions kept per group for deltas
+  // --sidecar-token-file: streams must present it as a bearer token. nullptr: anyone may
+  // subscribe (development only; the controller says so at start).
+  TokenFile* sidecar_token = nullptr;
+  // --verify-peer-ip: a hello must name a pod whose IP is the stream's peer address.
+  bool verify_peer_ip = false;
 };
 
 // What one connected sidecar has said, for status and the admin API.
@@ -75,6 +82,11 @@ class MembershipService final : public drover::v1::Membership::CallbackService {
   void Shutdown();
 
   std::vector<SubscriberInfo> Subscribers() const;
+  // The subscriber serving pod "namespace/name", if one is connected here.
+  std::optional<SubscriberInfo> FindSubscriber(const std::string& pod) const;
+  // Sends a ReloadWorkers command with `command_id` to the pod's sidecar; FailedPrecondition
+  // when it is not connected to this replica.
+  absl::Status SendReload(const std::string& pod, const std::string& command_id);
   size_t subscriber_count() const;
   // The latest published table of every group.
   std::map<std::string, std::shared_ptr<const members::GroupTable>> LatestTables() const;
@@ -112,6 +124,7 @@ class MembershipService final : public drover::v1::Membership::CallbackService {
   mutable absl::Mutex mu_;
   std::map<std::string, GroupState> groups_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> pod_groups_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> pod_ips_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<SubscriberReactor*> subscribers_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int64_t> sidecars_by_version_ ABSL_GUARDED_BY(mu_);
   uint64_t next_nonce_ ABSL_GUARDED_BY(mu_) = 1;

@@ -1,11 +1,13 @@
 #include "controller/push/membership_service.h"
 
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/membership_version.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -202,14 +204,15 @@ TEST_F(MembershipServiceTest, NackedVersionIsNotResent) {
   s.rw->WritesDone();
 }
 
-// Many versions published while a sidecar is not reading: it ends on the latest, and every
-// update it did receive applies in order.
+// Many versions published while a sidecar takes its time: it is never sent more than one
+// update ahead of its answers, ends on the latest, and every update applies in order.
 TEST_F(MembershipServiceTest, BurstEndsOnLatest) {
   service_->Publish(MembershipOf({Entry("a", 1)}));
   Stream s = Open("a");
   TableApplier table;
   drover::v1::Update u = ReadUpdate(s);
   ASSERT_EQ(table.Apply(u), "");
+  Ack(s, u);
   std::vector<members::MemberEntry> entries = {Entry("a", 1)};
   for (int i = 2; i < 40; ++i) {
     entries.push_back(Entry(absl::StrCat("m", i), i));
@@ -258,6 +261,93 @@ TEST_F(MembershipServiceTest, BadStreamsAreRefused) {
     EXPECT_FALSE(rw->Read(&r));
     EXPECT_EQ(rw->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   }
+}
+
+// A reload command reaches the named sidecar's stream; a pod without a stream here is refused.
+TEST_F(MembershipServiceTest, ReloadCommandReachesTheSidecar) {
+  service_->Publish(MembershipOf({Entry("a", 1)}));
+  Stream s = Open("a");
+  drover::v1::Update u = ReadUpdate(s);
+  Ack(s, u);
+  // The stream is registered once its hello is handled; wait for that with a deadline.
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (!service_->FindSubscriber("shop/a") && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_TRUE(service_->SendReload("shop/a", "cmd-1").ok());
+  SubscribeResponse r;
+  ASSERT_TRUE(s.rw->Read(&r));
+  ASSERT_TRUE(r.has_command());
+  EXPECT_EQ(r.command().id(), "cmd-1");
+  EXPECT_TRUE(r.command().has_reload_workers());
+  EXPECT_EQ(service_->SendReload("shop/nobody", "cmd-2").code(),
+            absl::StatusCode::kFailedPrecondition);
+  s.rw->WritesDone();
+}
+
+class AuthenticatedServiceTest : public MembershipServiceTest {
+ protected:
+  void SetUp() override {
+    std::string path = ::testing::TempDir() + "/sidecar-token";
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs("s3cret\n", f);
+    std::fclose(f);
+    token_ = *TokenFile::Open(path);
+    metrics_ = std::make_unique<PushMetrics>(registry_);
+    service_ = std::make_unique<MembershipService>(
+        MembershipServiceOptions{
+            .namespace_name = "shop", .sidecar_token = token_.get(), .verify_peer_ip = true},
+        metrics_.get());
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    channel_ =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
+    stub_ = drover::v1::Membership::NewStub(channel_);
+  }
+
+  grpc::Status OpenAndFinish(const std::string& pod, const std::string& token) {
+    grpc::ClientContext context;
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+    auto rw = stub_->Subscribe(&context);
+    SubscribeRequest hello;
+    hello.mutable_hello()->set_pod_name(pod);
+    hello.mutable_hello()->set_namespace_("shop");
+    hello.mutable_hello()->set_worker_slots(2);
+    rw->Write(hello);
+    SubscribeResponse r;
+    if (rw->Read(&r)) {
+      context.TryCancel();
+      return grpc::Status::OK;
+    }
+    return rw->Finish();
+  }
+
+  std::unique_ptr<TokenFile> token_;
+};
+
+// Without the sidecar token, or with a wrong one, Subscribe is refused before any table.
+TEST_F(AuthenticatedServiceTest, TokenRequired) {
+  members::Membership m = MembershipOf({Entry("a", 1)});
+  m.pod_ips["shop/a"] = "127.0.0.1";
+  service_->Publish(m);
+  EXPECT_EQ(OpenAndFinish("a", "").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(OpenAndFinish("a", "wrong").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(OpenAndFinish("a", "s3cret").ok());
+}
+
+// With --verify-peer-ip a hello must name a watched pod whose IP the stream comes from.
+TEST_F(AuthenticatedServiceTest, HelloMustComeFromThePodsIp) {
+  members::Membership m = MembershipOf({Entry("a", 1), Entry("b", 2)});
+  m.pod_ips["shop/a"] = "127.0.0.1";
+  m.pod_ips["shop/b"] = "10.0.0.2";
+  service_->Publish(m);
+  EXPECT_TRUE(OpenAndFinish("a", "s3cret").ok());
+  grpc::Status foreign = OpenAndFinish("b", "s3cret");
+  EXPECT_EQ(foreign.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(foreign.error_message(), ::testing::HasSubstr("10.0.0.2"));
+  EXPECT_EQ(OpenAndFinish("ghost", "s3cret").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 }  // namespace
