@@ -23,6 +23,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "sidecar/balance/balancer.h"
+#include "sidecar/membership/file_source.h"
+#include "sidecar/membership/source.h"
 #include "sidecar/net/socket.h"
 #include "sidecar/proxy/config.h"
 #include "sidecar/sidecar.h"
@@ -190,51 +192,8 @@ absl::Duration PositiveDuration(const absl::Flag<absl::Duration>& flag, const ch
   return d;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  // Before any thread exists, so every thread inherits the mask (see sidecar.h).
-  drover::BlockHandledSignals();
-  absl::SetProgramUsageMessage(
-      "Drover's per-pod reverse proxy and process supervisor.\n\n"
-      "  drover-sidecar --listen=0.0.0.0:8080 --backends=127.0.0.1:3000,127.0.0.1:3001\n"
-      "  drover-sidecar --listen=0.0.0.0:8080 --workers=auto -- node server.js\n\n"
-      "Flag names take dashes or underscores alike. Durations: 500ms, 10s, 1m. "
-      "See docs/sidecar-cli.md.");
-  absl::FlagsUsageConfig usage_config;
-  usage_config.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "sidecar/");
-  };
-  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage_config);
-
-  absl::flags_internal::SetProgramInvocationName("drover-sidecar");
-  // Abseil's own --help exits with status 1; asking for help is not an error here.
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--") break;
-    if (arg == "--help" || arg == "-help" || arg == "-h" || arg == "--helpfull") {
-      absl::flags_internal::FlagsHelp(std::cout, "sidecar/",
-                                      absl::flags_internal::HelpFormat::kHumanReadable,
-                                      absl::ProgramUsageMessage());
-      return 0;
-    }
-  }
-
-  std::vector<std::string> storage;
-  std::vector<char*> args = NormalizeFlagNames(argc, argv, storage);
-  std::vector<char*> positional =
-      absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
-  std::vector<std::string> command;
-  for (size_t i = 1; i < positional.size(); ++i) command.emplace_back(positional[i]);
-  bool saw_double_dash = false;
-  for (int i = 1; i < argc; ++i) saw_double_dash = saw_double_dash || std::string(argv[i]) == "--";
-  if (!command.empty() && !saw_double_dash) {
-    Die(absl::StrCat("unexpected argument '", command[0],
-                     "': put the worker command after --, e.g. -- node server.js"));
-  }
-
-  drover::SidecarOptions options;
+// --listen, --mode, --balance, --threads, the limits and timeouts, --admin.
+void ReadProxyFlags(drover::SidecarOptions& options) {
   drover::proxy::ProxyConfig& config = options.proxy;
   absl::StatusOr<SocketAddress> listen = SocketAddress::Parse(absl::GetFlag(FLAGS_listen));
   if (!listen.ok()) Die(absl::StrCat("--listen: ", listen.status().message()));
@@ -291,45 +250,51 @@ int main(int argc, char** argv) {
     absl::StatusOr<SocketAddress> admin_address = SocketAddress::Parse(options.admin);
     if (!admin_address.ok()) Die(absl::StrCat("--admin: ", admin_address.status().message()));
   }
+}
 
+// --sticky and the cookie, --member-id, --peer-listen (the member table's source is separate).
+void ReadStickyFlags(drover::SidecarOptions& options) {
   absl::StatusOr<drover::sticky::StickyConfig> sticky =
       drover::sticky::ParseStickyMode(absl::GetFlag(FLAGS_sticky));
   if (!sticky.ok()) Die(absl::StrCat("--sticky: ", sticky.status().message()));
-  config.sticky = *sticky;
-  config.sticky.cookie_name = absl::GetFlag(FLAGS_cookie_name);
-  if (config.sticky.cookie_name.empty() ||
-      config.sticky.cookie_name.find_first_of("=;, \t\"") != std::string::npos) {
+  drover::sticky::StickyConfig& sticky_config = options.proxy.sticky;
+  sticky_config = *sticky;
+  sticky_config.cookie_name = absl::GetFlag(FLAGS_cookie_name);
+  if (sticky_config.cookie_name.empty() ||
+      sticky_config.cookie_name.find_first_of("=;, \t\"") != std::string::npos) {
     Die("--cookie-name must be a cookie name token");
   }
-  config.sticky.cookie_max_age_s =
+  sticky_config.cookie_max_age_s =
       static_cast<uint32_t>(absl::ToInt64Seconds(absl::GetFlag(FLAGS_cookie_max_age)));
-  config.sticky.cookie_max_idle_s =
+  sticky_config.cookie_max_idle_s =
       static_cast<uint32_t>(absl::ToInt64Seconds(absl::GetFlag(FLAGS_cookie_max_idle)));
   absl::StatusOr<std::vector<drover::sticky::Cidr>> trusted =
       drover::sticky::ParseCidrs(absl::GetFlag(FLAGS_trusted_proxies));
   if (!trusted.ok()) Die(absl::StrCat("--trusted-proxies: ", trusted.status().message()));
-  config.sticky.trusted_proxies = *trusted;
-  config.sticky.member_id = absl::GetFlag(FLAGS_member_id);
-  if (config.sticky.member_id.empty()) {
+  sticky_config.trusted_proxies = *trusted;
+  sticky_config.member_id = absl::GetFlag(FLAGS_member_id);
+  if (sticky_config.member_id.empty()) {
     const char* pod = getenv("POD_NAME");
     char host[256] = {0};
     if (pod != nullptr && *pod != '\0') {
-      config.sticky.member_id = pod;
+      sticky_config.member_id = pod;
     } else if (gethostname(host, sizeof(host) - 1) == 0) {
-      config.sticky.member_id = host;
+      sticky_config.member_id = host;
     } else {
-      config.sticky.member_id = "local";
+      sticky_config.member_id = "local";
     }
   }
   options.cookie_secret_file = absl::GetFlag(FLAGS_cookie_secret_file);
-  options.peers_file = absl::GetFlag(FLAGS_peers);
   if (!absl::GetFlag(FLAGS_peer_listen).empty()) {
     absl::StatusOr<SocketAddress> peer_listen =
         SocketAddress::Parse(absl::GetFlag(FLAGS_peer_listen));
     if (!peer_listen.ok()) Die(absl::StrCat("--peer-listen: ", peer_listen.status().message()));
-    config.peer_listen = *peer_listen;
+    options.proxy.peer_listen = *peer_listen;
   }
+}
 
+// --backends (proxy-only mode) or, with a command after --, the supervisor's flags.
+void ReadBackendFlags(const std::vector<std::string>& command, drover::SidecarOptions& options) {
   options.backends = absl::GetFlag(FLAGS_backends);
   if (command.empty()) {
     if (options.backends.empty()) {
@@ -394,5 +359,70 @@ int main(int argc, char** argv) {
     }
     options.supervisor = std::move(sup);
   }
-  return drover::RunSidecar(std::move(options));
+}
+
+// The membership source the flags ask for: the --peers file, or none. The controller client
+// plugs in here: with its flag set, return MakeControllerSource(...) instead, and Die naming
+// both flags when --peers is set too.
+std::unique_ptr<drover::membership::MembershipSource> MakeMembershipSource() {
+  std::string peers = absl::GetFlag(FLAGS_peers);
+  if (!peers.empty()) {
+    return std::make_unique<drover::membership::FileSource>(std::move(peers), absl::Seconds(1));
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Before any thread exists, so every thread inherits the mask (see sidecar.h).
+  drover::BlockHandledSignals();
+  absl::SetProgramUsageMessage(
+      "Drover's per-pod reverse proxy and process supervisor.\n\n"
+      "  drover-sidecar --listen=0.0.0.0:8080 --backends=127.0.0.1:3000,127.0.0.1:3001\n"
+      "  drover-sidecar --listen=0.0.0.0:8080 --workers=auto -- node server.js\n\n"
+      "Flag names take dashes or underscores alike. Durations: 500ms, 10s, 1m. "
+      "See docs/sidecar-cli.md.");
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "sidecar/");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
+
+  absl::flags_internal::SetProgramInvocationName("drover-sidecar");
+  // Abseil's own --help exits with status 1; asking for help is not an error here.
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg == "--help" || arg == "-help" || arg == "-h" || arg == "--helpfull") {
+      absl::flags_internal::FlagsHelp(std::cout, "sidecar/",
+                                      absl::flags_internal::HelpFormat::kHumanReadable,
+                                      absl::ProgramUsageMessage());
+      return 0;
+    }
+  }
+
+  std::vector<std::string> storage;
+  std::vector<char*> args = NormalizeFlagNames(argc, argv, storage);
+  std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  std::vector<std::string> command;
+  for (size_t i = 1; i < positional.size(); ++i) command.emplace_back(positional[i]);
+  bool saw_double_dash = false;
+  for (int i = 1; i < argc; ++i) saw_double_dash = saw_double_dash || std::string(argv[i]) == "--";
+  if (!command.empty() && !saw_double_dash) {
+    Die(absl::StrCat("unexpected argument '", command[0],
+                     "': put the worker command after --, e.g. -- node server.js"));
+  }
+
+  drover::SidecarOptions options;
+  ReadProxyFlags(options);
+  ReadStickyFlags(options);
+  ReadBackendFlags(command, options);
+
+  absl::StatusOr<std::unique_ptr<drover::Sidecar>> sidecar =
+      drover::Sidecar::Create(std::move(options), MakeMembershipSource());
+  if (!sidecar.ok()) Die(std::string(sidecar.status().message()));
+  return (*sidecar)->Run();
 }

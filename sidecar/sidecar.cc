@@ -2,34 +2,23 @@
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
-#include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <memory>
-#include <thread>
-#include <vector>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "prometheus/text_serializer.h"
-#include "sidecar/admin/admin_server.h"
-#include "sidecar/balance/balancer.h"
-#include "sidecar/balance/health_checker.h"
-#include "sidecar/metrics/stats.h"
-#include "sidecar/proxy/worker.h"
 #include "sidecar/sticky/hash.h"
-#include "sidecar/sticky/members.h"
 
 namespace drover {
 
 namespace {
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "drover-sidecar: %s\n", message.c_str());
-  return 2;
-}
 
 void RaiseFileLimit() {
   rlimit limit{};
@@ -58,6 +47,10 @@ int WaitSignal(const sigset_t& signals, absl::Time deadline) {
   }
 }
 
+std::string VersionString(uint64_t version) { return absl::StrFormat("%016x", version); }
+
+const char* JsonBool(bool b) { return b ? "true" : "false"; }
+
 }  // namespace
 
 void BlockHandledSignals() {
@@ -66,43 +59,101 @@ void BlockHandledSignals() {
   signal(SIGPIPE, SIG_IGN);
 }
 
-int RunSidecar(SidecarOptions options) {
+absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Create(
+    SidecarOptions options, std::unique_ptr<membership::MembershipSource> source) {
+  std::unique_ptr<Sidecar> sidecar(new Sidecar(std::move(options)));
+  if (absl::Status s = sidecar->Init(); !s.ok()) return s;
+  if (absl::Status s = sidecar->StartAdmin(); !s.ok()) return s;
+  if (sidecar->supervisor_) {
+    if (absl::Status s = sidecar->supervisor_->Start(); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("cannot start workers: ", s.message()));
+    }
+  } else {
+    sidecar->health_->Start();
+  }
+  if (source != nullptr) {
+    sidecar->source_ = std::move(source);
+    Sidecar* self = sidecar.get();
+    std::string name(self->source_->name());
+    membership::SourceContext context;
+    context.apply = [self, name](std::shared_ptr<const sticky::MemberTable> table) {
+      return self->ApplyMembers(std::move(table), name);
+    };
+    context.report = [self] { return self->Report(); };
+    context.reload_workers = [self](std::string command_id) {
+      return self->ReloadWorkers(std::move(command_id));
+    };
+    context.registry = self->registry_.get();
+    if (absl::Status s = self->source_->Start(std::move(context)); !s.ok()) return s;
+  }
+  return sidecar;
+}
+
+Sidecar::Sidecar(SidecarOptions options) : options_(std::move(options)) {}
+
+Sidecar::~Sidecar() {
+  // The source and the admin handlers call into the parts below: they stop first.
+  if (source_) source_->Stop();
+  if (admin_) admin_->Stop();
+  if (health_) health_->Stop();
+  for (auto& loop : loops_) loop->Stop();
+  for (std::thread& t : loop_threads_) {
+    if (t.joinable()) t.join();
+  }
+  // Without Run() (a start-up error, a test), the workers still stop before their supervisor.
+  if (supervisor_) {
+    supervisor_->StopWorkers(SIGTERM, absl::Now() + options_.supervisor->kill_timeout);
+  }
+}
+
+absl::Status Sidecar::Init() {
   RaiseFileLimit();
-  proxy::ProxyConfig& config = options.proxy;
-  const bool supervised = options.supervisor.has_value();
+  proxy::ProxyConfig& config = options_.proxy;
+  const bool supervised = options_.supervisor.has_value();
   if (supervised) {
     // Orphans of our workers come to us, not to init, so we reap them (and as PID 1 we must).
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-  }
-
-  std::unique_ptr<balance::BackendSet> backends;
-  if (supervised) {
-    backends = balance::BackendSet::ForSlots(options.worker_host, options.supervisor->port_base,
-                                             options.supervisor->workers);
+    backends_ = balance::BackendSet::ForSlots(options_.worker_host, options_.supervisor->port_base,
+                                              options_.supervisor->workers);
   } else {
     absl::StatusOr<std::unique_ptr<balance::BackendSet>> parsed =
-        balance::BackendSet::Parse(options.backends);
-    if (!parsed.ok()) return Fail(absl::StrCat("--backends: ", parsed.status().message()));
-    backends = std::move(*parsed);
+        balance::BackendSet::Parse(options_.backends);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--backends: ", parsed.status().message()));
+    }
+    backends_ = std::move(*parsed);
   }
 
-  config.sticky.slots = static_cast<int>(backends->size());
+  config.sticky.slots = static_cast<int>(backends_->size());
   config.sticky.member_hash = sticky::MemberHash(config.sticky.member_id);
   {
     absl::StatusOr<sticky::CookieCodec> codec =
-        options.cookie_secret_file.empty()
+        options_.cookie_secret_file.empty()
             ? sticky::CookieCodec::Create({})
-            : sticky::CookieCodec::FromSecretFile(options.cookie_secret_file);
-    if (!codec.ok()) return Fail(absl::StrCat("--cookie-secret-file: ", codec.status().message()));
+            : sticky::CookieCodec::FromSecretFile(options_.cookie_secret_file);
+    if (!codec.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--cookie-secret-file: ", codec.status().message()));
+    }
     config.sticky.codec = std::make_shared<const sticky::CookieCodec>(std::move(*codec));
   }
 
-  // One SO_REUSEPORT listener per thread; with port 0 the first one picks the port.
+  // One SO_REUSEPORT listener per thread; with port 0 the first one picks the port. A thread
+  // owns its listeners from the moment it exists; until then they are closed here on errors.
   std::vector<int> listen_fds;
   std::vector<int> peer_listen_fds;
+  auto close_unowned = [&] {
+    for (size_t i = loops_.size(); i < listen_fds.size(); ++i) close(listen_fds[i]);
+    for (size_t i = loops_.size(); i < peer_listen_fds.size(); ++i) {
+      if (peer_listen_fds[i] >= 0) close(peer_listen_fds[i]);
+    }
+  };
   for (int i = 0; i < config.threads; ++i) {
     absl::StatusOr<int> fd = net::ListenReusePort(config.listen, 4096);
-    if (!fd.ok()) return Fail(absl::StrCat("--listen: ", fd.status().message()));
+    if (!fd.ok()) {
+      close_unowned();
+      return {fd.status().code(), absl::StrCat("--listen: ", fd.status().message())};
+    }
     if (i == 0 && config.listen.port() == 0) {
       absl::StatusOr<net::SocketAddress> bound = net::LocalAddress(*fd);
       if (bound.ok()) config.listen = *bound;
@@ -110,7 +161,11 @@ int RunSidecar(SidecarOptions options) {
     listen_fds.push_back(*fd);
     if (config.peer_listen) {
       absl::StatusOr<int> peer_fd = net::ListenReusePort(*config.peer_listen, 4096);
-      if (!peer_fd.ok()) return Fail(absl::StrCat("--peer-listen: ", peer_fd.status().message()));
+      if (!peer_fd.ok()) {
+        close_unowned();
+        return {peer_fd.status().code(),
+                absl::StrCat("--peer-listen: ", peer_fd.status().message())};
+      }
       if (i == 0 && config.peer_listen->port() == 0) {
         absl::StatusOr<net::SocketAddress> bound = net::LocalAddress(*peer_fd);
         if (bound.ok()) config.peer_listen = *bound;
@@ -121,143 +176,267 @@ int RunSidecar(SidecarOptions options) {
     }
   }
 
-  std::atomic<int64_t> open_connections{0};
-  std::vector<std::unique_ptr<proxy::Worker>> workers;
   for (int i = 0; i < config.threads; ++i) {
-    auto worker = proxy::Worker::Create(config, *backends, &open_connections,
-                                        listen_fds[static_cast<size_t>(i)],
-                                        peer_listen_fds[static_cast<size_t>(i)], i);
-    if (!worker.ok()) {
-      return Fail(absl::StrCat("cannot start thread ", i, ": ", worker.status().message()));
+    auto loop = proxy::Worker::Create(config, *backends_, &open_connections_,
+                                      listen_fds[static_cast<size_t>(i)],
+                                      peer_listen_fds[static_cast<size_t>(i)], i);
+    if (!loop.ok()) {
+      close_unowned();
+      return {loop.status().code(),
+              absl::StrCat("cannot start thread ", i, ": ", loop.status().message())};
     }
-    workers.push_back(std::move(*worker));
+    loops_.push_back(std::move(*loop));
   }
-  std::vector<const metrics::ThreadStats*> thread_stats;
-  thread_stats.reserve(workers.size());
-  for (const auto& w : workers) thread_stats.push_back(&w->stats());
+  thread_stats_.reserve(loops_.size());
+  for (const auto& loop : loops_) thread_stats_.push_back(&loop->stats());
 
-  std::unique_ptr<balance::HealthChecker> health;
-  std::unique_ptr<supervisor::Supervisor> supervisor;
   if (supervised) {
-    auto served = [thread_stats](size_t slot) {
+    std::vector<const metrics::ThreadStats*> stats = thread_stats_;
+    auto served = [stats](size_t slot) {
       uint64_t n = 0;
-      for (const metrics::ThreadStats* t : thread_stats) n += t->served(slot);
+      for (const metrics::ThreadStats* t : stats) n += t->served(slot);
       return n;
     };
-    auto outstanding_on = [thread_stats](size_t slot, size_t parity) {
+    auto outstanding_on = [stats](size_t slot, size_t parity) {
       int64_t n = 0;
-      for (const metrics::ThreadStats* t : thread_stats) n += t->outstanding_on(slot, parity);
+      for (const metrics::ThreadStats* t : stats) n += t->outstanding_on(slot, parity);
       return n;
     };
-    supervisor = std::make_unique<supervisor::Supervisor>(*options.supervisor, *backends, served,
-                                                          outstanding_on);
+    supervisor_ = std::make_unique<supervisor::Supervisor>(*options_.supervisor, *backends_, served,
+                                                           outstanding_on);
   } else {
-    health = std::make_unique<balance::HealthChecker>(*backends, options.health_interval,
-                                                      options.connect_timeout);
+    health_ = std::make_unique<balance::HealthChecker>(*backends_, options_.health_interval,
+                                                       options_.connect_timeout);
   }
 
   std::vector<metrics::BackendInfo> backend_info;
-  backend_info.reserve(backends->size());
-  for (size_t i = 0; i < backends->size(); ++i) {
-    backend_info.push_back({(*backends)[i].name, &(*backends)[i].up});
+  backend_info.reserve(backends_->size());
+  for (size_t i = 0; i < backends_->size(); ++i) {
+    backend_info.push_back({(*backends_)[i].name, &(*backends_)[i].up});
   }
-  auto collector = std::make_shared<metrics::StatsCollector>(thread_stats, std::move(backend_info));
+  collector_ = std::make_shared<metrics::StatsCollector>(thread_stats_, std::move(backend_info));
+  RegisterMembershipMetrics();
+  return absl::OkStatus();
+}
+
+void Sidecar::RegisterMembershipMetrics() {
+  auto& updates = prometheus::BuildCounter()
+                      .Name("drover_membership_updates_total")
+                      .Help(
+                          "Member tables offered by the membership source, by result "
+                          "(applied, or rejected: the previous table stayed).")
+                      .Register(*registry_);
+  updates_applied_ = &updates.Add({{"result", "applied"}});
+  updates_rejected_ = &updates.Add({{"result", "rejected"}});
+  version_info_ = &prometheus::BuildGauge()
+                       .Name("drover_membership_version_info")
+                       .Help("1 for the version of the member table in force.")
+                       .Register(*registry_);
+}
+
+absl::Status Sidecar::StartAdmin() {
+  if (options_.admin.empty()) return absl::OkStatus();
+  absl::StatusOr<net::SocketAddress> address = net::SocketAddress::Parse(options_.admin);
+  if (!address.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--admin: ", address.status().message()));
+  }
+  admin_ = std::make_unique<admin::AdminServer>(*address);
   std::shared_ptr<prometheus::Collectable> worker_collector =
-      supervisor ? supervisor->Collector() : nullptr;
-
-  std::atomic<bool> draining{false};
-  std::unique_ptr<admin::AdminServer> admin_server;
-  if (!options.admin.empty()) {
-    absl::StatusOr<net::SocketAddress> address = net::SocketAddress::Parse(options.admin);
-    if (!address.ok()) return Fail(absl::StrCat("--admin: ", address.status().message()));
-    admin_server = std::make_unique<admin::AdminServer>(*address);
-    admin_server->Handle("GET", "/metrics", [collector, worker_collector] {
-      std::vector<prometheus::MetricFamily> families = collector->Collect();
-      if (worker_collector) {
-        for (auto& f : worker_collector->Collect()) families.push_back(std::move(f));
-      }
-      return admin::AdminResponse{200, "text/plain; version=0.0.4; charset=utf-8",
-                                  prometheus::TextSerializer().Serialize(families)};
-    });
-    admin_server->Handle("GET", "/healthz", [] { return admin::AdminResponse{200, {}, "ok\n"}; });
-    balance::BackendSet& backend_set = *backends;
-    supervisor::Supervisor* sup = supervisor.get();
-    admin_server->Handle("GET", "/readyz", [&backend_set, sup, &draining] {
-      if (draining.load()) return admin::AdminResponse{503, {}, "not ready: draining\n"};
-      if (sup != nullptr) {
-        std::string text;
-        bool ready = sup->Ready(text);
-        return admin::AdminResponse{
-            ready ? 200 : 503,
-            {},
-            absl::StrCat(ready ? "ready\n" : "not ready: no worker is ready\n", text)};
-      }
-      if (backend_set.AnyUp()) return admin::AdminResponse{200, {}, "ready\n"};
-      return admin::AdminResponse{503, {}, "not ready: no backend is up\n"};
-    });
-    admin_server->Handle("GET", "/status", [&backend_set, sup, &draining] {
-      if (sup != nullptr) {
-        std::string json = sup->StatusJson();
-        json.insert(1, absl::StrCat("\"draining\":", draining.load() ? "true" : "false", ","));
-        return admin::AdminResponse{200, "application/json", json};
-      }
-      std::vector<std::string> items;
-      for (size_t i = 0; i < backend_set.size(); ++i) {
-        items.push_back(absl::StrCat("{\"backend\":\"", backend_set[i].name, "\",\"up\":",
-                                     backend_set[i].up.load() ? "true" : "false", "}"));
-      }
-      return admin::AdminResponse{
-          200, "application/json",
-          absl::StrCat("{\"draining\":", draining.load() ? "true" : "false", ",\"backends\":[",
-                       absl::StrJoin(items, ","), "]}\n")};
-    });
-    admin_server->Handle("POST", "/reload", [sup] {
-      if (sup == nullptr) {
-        return admin::AdminResponse{409, {}, "no workers to reload (proxy-only mode)\n"};
-      }
-      if (!sup->RequestReload()) {
-        return admin::AdminResponse{409, {}, "a reload is already running\n"};
-      }
-      return admin::AdminResponse{202, {}, "reload started\n"};
-    });
-    if (absl::Status s = admin_server->Start(); !s.ok()) {
-      return Fail(absl::StrCat("--admin: ", s.message()));
+      supervisor_ ? supervisor_->Collector() : nullptr;
+  admin_->Handle("GET", "/metrics", [this, worker_collector] {
+    std::vector<prometheus::MetricFamily> families = collector_->Collect();
+    if (worker_collector) {
+      for (auto& f : worker_collector->Collect()) families.push_back(std::move(f));
     }
+    for (auto& f : registry_->Collect()) families.push_back(std::move(f));
+    return admin::AdminResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                                prometheus::TextSerializer().Serialize(families)};
+  });
+  admin_->Handle("GET", "/healthz", [] { return admin::AdminResponse{200, {}, "ok\n"}; });
+  admin_->Handle("GET", "/readyz", [this] {
+    std::string detail;
+    bool ready = Ready(&detail);
+    return admin::AdminResponse{ready ? 200 : 503, {}, std::move(detail)};
+  });
+  admin_->Handle("GET", "/status", [this] {
+    return admin::AdminResponse{200, "application/json", StatusJson()};
+  });
+  admin_->Handle("POST", "/reload", [this] {
+    absl::Status s = ReloadWorkers("");
+    if (!s.ok()) return admin::AdminResponse{409, {}, absl::StrCat(s.message(), "\n")};
+    return admin::AdminResponse{202, {}, "reload started\n"};
+  });
+  if (absl::Status s = admin_->Start(); !s.ok()) {
+    return {s.code(), absl::StrCat("--admin: ", s.message())};
   }
+  return absl::OkStatus();
+}
 
-  if (supervisor) {
-    if (absl::Status s = supervisor->Start(); !s.ok()) {
-      return Fail(absl::StrCat("cannot start workers: ", s.message()));
+bool Sidecar::Ready(std::string* detail) const {
+  if (draining_.load()) {
+    if (detail != nullptr) *detail = "not ready: draining\n";
+    return false;
+  }
+  if (supervisor_) {
+    std::string text;
+    bool ready = supervisor_->Ready(text);
+    if (detail != nullptr) {
+      *detail = absl::StrCat(ready ? "ready\n" : "not ready: no worker is ready\n", text);
     }
+    return ready;
+  }
+  bool ready = backends_->AnyUp();
+  if (detail != nullptr) *detail = ready ? "ready\n" : "not ready: no backend is up\n";
+  return ready;
+}
+
+std::string Sidecar::StatusJson() const {
+  std::string json;
+  if (supervisor_) {
+    json = supervisor_->StatusJson();  // {"workers":...}\n
+    json.insert(1, absl::StrCat("\"draining\":", JsonBool(draining_.load()), ","));
   } else {
-    health->Start();
+    std::vector<std::string> items;
+    for (size_t i = 0; i < backends_->size(); ++i) {
+      items.push_back(absl::StrCat("{\"backend\":\"", (*backends_)[i].name,
+                                   "\",\"up\":", JsonBool((*backends_)[i].up.load()), "}"));
+    }
+    json = absl::StrCat("{\"draining\":", JsonBool(draining_.load()), ",\"backends\":[",
+                        absl::StrJoin(items, ","), "]}\n");
   }
-  std::unique_ptr<sticky::MemberFileWatcher> member_watcher;
-  if (!options.peers_file.empty()) {
-    std::vector<proxy::Worker*> targets;
-    targets.reserve(workers.size());
-    for (auto& w : workers) targets.push_back(w.get());
-    member_watcher = std::make_unique<sticky::MemberFileWatcher>(
-        options.peers_file, absl::Seconds(1),
-        [targets](const std::shared_ptr<const sticky::MemberTable>& table) {
-          std::fprintf(stderr, "drover-sidecar: member table: %zu members\n",
-                       table->members().size());
-          for (proxy::Worker* w : targets) w->SetMembers(table);
-        });
-    if (absl::Status s = member_watcher->Start(); !s.ok()) {
-      return Fail(absl::StrCat("--peers: ", s.message()));
+  // Both forms end in "}\n": the membership goes in before the closing brace.
+  json.resize(json.rfind('}'));
+  absl::StrAppend(&json, ",\"membership\":", MembershipJson(), "}\n");
+  return json;
+}
+
+std::string Sidecar::MembershipJson() const {
+  absl::MutexLock lock(&members_mu_);
+  if (members_ == nullptr) {
+    return absl::StrCat("{\"source\":\"", source_name_,
+                        "\",\"version\":null,\"applied_at\":null,\"members\":[]}");
+  }
+  // Ids are [A-Za-z0-9._-] and addresses are literals (MemberTable checks both): nothing to
+  // escape.
+  std::vector<std::string> members;
+  members.reserve(members_->members().size());
+  for (const sticky::Member& m : members_->members()) {
+    members.push_back(absl::StrCat("{\"id\":\"", m.id, "\",\"state\":\"ready\",\"slots\":", m.slots,
+                                   ",\"address\":\"", m.peer_address.ToString(), "\"}"));
+  }
+  return absl::StrCat("{\"source\":\"", source_name_, "\",\"version\":\"",
+                      VersionString(members_->version()), "\",\"applied_at\":\"",
+                      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", applied_at_, absl::UTCTimeZone()),
+                      "\",\"members\":[", absl::StrJoin(members, ","), "]}");
+}
+
+absl::Status Sidecar::ApplyMembers(std::shared_ptr<const sticky::MemberTable> table,
+                                   std::string_view source_name) {
+  const sticky::StickyConfig& sticky = options_.proxy.sticky;
+  if (const sticky::Member* self = table->FindById(sticky.member_id);
+      self != nullptr && self->slots != sticky.slots) {
+    updates_rejected_->Increment();
+    absl::Status refused = absl::FailedPreconditionError(absl::StrCat(
+        "member table version ", VersionString(table->version()), " gives this member (",
+        sticky.member_id, ") ", self->slots, " slots, but this sidecar runs ", sticky.slots));
+    std::fprintf(stderr, "drover-sidecar: member table refused: %s\n",
+                 std::string(refused.message()).c_str());
+    return refused;
+  }
+  // Under the lock, so that concurrent applies reach the threads in the order they record.
+  absl::MutexLock lock(&members_mu_);
+  std::fprintf(stderr, "drover-sidecar: member table: %zu members\n", table->members().size());
+  for (auto& loop : loops_) loop->SetMembers(table);
+  if (version_gauge_ != nullptr) version_info_->Remove(version_gauge_);
+  version_gauge_ = &version_info_->Add({{"version", VersionString(table->version())}});
+  version_gauge_->Set(1);
+  source_name_ = std::string(source_name);
+  members_ = std::move(table);
+  applied_at_ = absl::Now();
+  updates_applied_->Increment();
+  return absl::OkStatus();
+}
+
+membership::SidecarReport Sidecar::Report() const {
+  using Slot = membership::SidecarReport::Slot;
+  membership::SidecarReport report;
+  for (const metrics::ThreadStats* t : thread_stats_) report.requests_total += t->requests();
+  const int64_t open = open_connections_.load(std::memory_order_relaxed);
+  report.open_connections = open > 0 ? static_cast<uint32_t>(open) : 0;
+  report.ready = Ready(nullptr);
+  auto outstanding = [this](size_t slot) {
+    int64_t n = 0;
+    for (const metrics::ThreadStats* t : thread_stats_) n += t->outstanding(slot);
+    return n > 0 ? static_cast<uint32_t>(n) : 0;
+  };
+  if (supervisor_) {
+    for (const supervisor::Supervisor::SlotView& view : supervisor_->slot_views()) {
+      Slot slot;
+      slot.slot = view.slot;
+      switch (view.state) {
+        case supervisor::Supervisor::SlotView::State::kStarting:
+          slot.state = Slot::State::kStarting;
+          break;
+        case supervisor::Supervisor::SlotView::State::kReady:
+          slot.state = Slot::State::kReady;
+          break;
+        case supervisor::Supervisor::SlotView::State::kBackoff:
+          slot.state = Slot::State::kBackoff;
+          break;
+        case supervisor::Supervisor::SlotView::State::kFailed:
+          slot.state = Slot::State::kFailed;
+          break;
+        case supervisor::Supervisor::SlotView::State::kStopped:
+          slot.state = Slot::State::kStopped;
+          break;
+      }
+      slot.pid = view.pid;
+      slot.restarts = view.restarts;
+      slot.rss_bytes = view.rss_bytes;
+      slot.outstanding = outstanding(static_cast<size_t>(view.slot));
+      report.slots.push_back(slot);
+    }
+    supervisor::Supervisor::ReloadView reload = supervisor_->reload_view();
+    using Phase = membership::SidecarReport::Reload::Phase;
+    report.reload.command_id = reload.tag;
+    report.reload.phase = !reload.ever     ? Phase::kNone
+                          : reload.running ? Phase::kRunning
+                          : reload.ok      ? Phase::kSucceeded
+                                           : Phase::kFailed;
+    report.reload.slots_done = reload.slots_done;
+    report.reload.slots_total = reload.slots_total;
+    if (report.reload.phase == Phase::kFailed) report.reload.error = reload.error;
+  } else {
+    for (size_t i = 0; i < backends_->size(); ++i) {
+      Slot slot;
+      slot.slot = static_cast<int>(i);
+      slot.state = Slot::State::kExternal;
+      slot.outstanding = outstanding(i);
+      report.slots.push_back(slot);
     }
   }
+  return report;
+}
 
-  std::vector<std::thread> loops;
-  loops.reserve(workers.size());
-  for (auto& worker : workers) loops.emplace_back([w = worker.get()] { w->Run(); });
+absl::Status Sidecar::ReloadWorkers(std::string command_id) {
+  if (!supervisor_) {
+    return absl::FailedPreconditionError("no workers to reload (proxy-only mode)");
+  }
+  if (!supervisor_->RequestReload(std::move(command_id))) {
+    return absl::FailedPreconditionError("a reload is already running");
+  }
+  return absl::OkStatus();
+}
+
+int Sidecar::Run() {
+  const proxy::ProxyConfig& config = options_.proxy;
+  loop_threads_.reserve(loops_.size());
+  for (auto& loop : loops_) loop_threads_.emplace_back([l = loop.get()] { l->Run(); });
 
   std::fprintf(stderr, "drover-sidecar: listening on %s (%s, %d threads)\n",
-               config.listen.ToString().c_str(), options.mode_name.c_str(), config.threads);
-  if (admin_server) {
-    std::fprintf(stderr, "drover-sidecar: admin on %s\n",
-                 admin_server->address().ToString().c_str());
+               config.listen.ToString().c_str(), options_.mode_name.c_str(), config.threads);
+  if (admin_) {
+    std::fprintf(stderr, "drover-sidecar: admin on %s\n", admin_->address().ToString().c_str());
   }
   if (config.peer_listen) {
     std::fprintf(stderr, "drover-sidecar: peers on %s (member %s)\n",
@@ -271,20 +450,24 @@ int RunSidecar(SidecarOptions options) {
   for (;;) {
     sigwait(&wanted, &signal_number);
     if (signal_number != SIGHUP) break;
-    if (supervisor) {
-      if (!supervisor->RequestReload()) {
+    if (supervisor_) {
+      if (!supervisor_->RequestReload()) {
         std::fprintf(stderr, "drover-sidecar: SIGHUP: a reload is already running\n");
       }
     } else {
       std::fprintf(stderr, "drover-sidecar: SIGHUP ignored: no workers to reload\n");
     }
   }
+  Shutdown(signal_number);
+  return 0;
+}
 
+void Sidecar::Shutdown(int signal_number) {
   const absl::Time stop_started = absl::Now();
-  const absl::Time grace_deadline = stop_started + options.grace_period;
+  const absl::Time grace_deadline = stop_started + options_.grace_period;
   std::fprintf(stderr, "drover-sidecar: %s received: %s\n", strsignal(signal_number),
                signal_number == SIGQUIT ? "stopping now" : "draining");
-  draining.store(true);
+  draining_.store(true);
   int stop_signal = SIGTERM;
   if (signal_number == SIGQUIT) {
     stop_signal = SIGQUIT;
@@ -295,21 +478,21 @@ int RunSidecar(SidecarOptions options) {
       sigset_t stop_signals;
       sigemptyset(&stop_signals);
       for (int s : {SIGINT, SIGTERM, SIGQUIT}) sigaddset(&stop_signals, s);
-      WaitSignal(stop_signals, std::min(stop_started + options.drain_delay, grace_deadline));
+      WaitSignal(stop_signals, std::min(stop_started + options_.drain_delay, grace_deadline));
     }
-    for (auto& worker : workers) worker->BeginDrain();
+    for (auto& loop : loops_) loop->BeginDrain();
     // In-flight requests finish; leave the workers their kill timeout within the grace period.
     absl::Time connections_deadline =
-        grace_deadline - (supervisor ? options.supervisor->kill_timeout : absl::ZeroDuration()) -
+        grace_deadline - (supervisor_ ? options_.supervisor->kill_timeout : absl::ZeroDuration()) -
         absl::Milliseconds(500);
     // Requests in flight finish first. Tunnels (WebSockets) are the app's to close when it
     // stops, so in supervisor mode they do not hold the workers' SIGTERM back.
     auto busy = [&] {
       int64_t tunnels = 0;
-      if (supervisor) {
-        for (const metrics::ThreadStats* t : thread_stats) tunnels += t->active_tunnels();
+      if (supervisor_) {
+        for (const metrics::ThreadStats* t : thread_stats_) tunnels += t->active_tunnels();
       }
-      return open_connections.load() - tunnels;
+      return open_connections_.load() - tunnels;
     };
     while (busy() > 0 && absl::Now() < connections_deadline) {
       absl::SleepFor(absl::Milliseconds(10));
@@ -319,22 +502,24 @@ int RunSidecar(SidecarOptions options) {
                    static_cast<long>(busy()));
     }
   }
-  if (supervisor) supervisor->StopWorkers(stop_signal, grace_deadline - absl::Milliseconds(200));
+  if (supervisor_) {
+    supervisor_->StopWorkers(stop_signal, grace_deadline - absl::Milliseconds(200));
+  }
   // What is left (tunnels to stopped workers) ends with them; give it until the deadline.
-  while (open_connections.load() > 0 && absl::Now() < grace_deadline - absl::Milliseconds(100)) {
+  while (open_connections_.load() > 0 && absl::Now() < grace_deadline - absl::Milliseconds(100)) {
     absl::SleepFor(absl::Milliseconds(10));
   }
-  for (auto& worker : workers) worker->Stop();
-  for (auto& t : loops) t.join();
-  if (admin_server) admin_server->Stop();
-  if (health) health->Stop();
-  if (member_watcher) member_watcher->Stop();
-  workers.clear();
-  supervisor.reset();
+  for (auto& loop : loops_) loop->Stop();
+  for (std::thread& t : loop_threads_) t.join();
+  loop_threads_.clear();
+  if (admin_) admin_->Stop();
+  if (health_) health_->Stop();
+  if (source_) source_->Stop();
+  loops_.clear();
+  supervisor_.reset();
   std::fprintf(
       stderr, "drover-sidecar: stopped after %s\n",
       absl::FormatDuration(absl::Trunc(absl::Now() - stop_started, absl::Milliseconds(1))).c_str());
-  return 0;
 }
 
 }  // namespace drover

@@ -1,17 +1,44 @@
-// The sidecar process: wires the proxy's event-loop threads, the admin listener, health checks
-// or the supervisor, and owns the signal-driven life cycle (reload on SIGHUP, drain and stop
-// on SIGTERM/SIGINT, stop at once on SIGQUIT).
+// The sidecar process: owns the proxy's event-loop threads, the admin listener, health checks
+// or the supervisor, and the membership source, applies member tables through one path, and
+// runs the signal-driven life cycle (reload on SIGHUP, drain and stop on SIGTERM/SIGINT, stop
+// at once on SIGQUIT).
 //
-//   SidecarOptions options = ...;   // from flags
-//   return RunSidecar(options);      // blocks until a stop signal; returns the exit code
+//   BlockHandledSignals();                          // first thing in main()
+//   SidecarOptions options = ...;                   // from flags
+//   std::unique_ptr<membership::MembershipSource> source = ...;   // or nullptr
+//   absl::StatusOr<std::unique_ptr<Sidecar>> sidecar =
+//       Sidecar::Create(std::move(options), std::move(source));
+//   if (!sidecar.ok()) { print sidecar.status().message(); return 2; }
+//   return (*sidecar)->Run();                        // blocks until a stop signal
 #ifndef DROVER_SIDECAR_SIDECAR_H_
 #define DROVER_SIDECAR_SIDECAR_H_
 
+#include <atomic>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+#include "sidecar/admin/admin_server.h"
+#include "sidecar/balance/balancer.h"
+#include "sidecar/balance/health_checker.h"
+#include "sidecar/membership/source.h"
+#include "sidecar/metrics/stats.h"
 #include "sidecar/proxy/config.h"
+#include "sidecar/proxy/worker.h"
+#include "sidecar/sticky/members.h"
 #include "sidecar/supervisor/supervisor.h"
 
 namespace drover {
@@ -26,7 +53,6 @@ struct SidecarOptions {
   absl::Duration connect_timeout = absl::Seconds(3);
   std::optional<supervisor::SupervisorConfig> supervisor;  // set: supervisor mode
   net::SocketAddress worker_host;                          // supervisor mode: where workers listen
-  std::string peers_file;  // --peers: the member table, reloaded when it changes
   std::string cookie_secret_file;
   absl::Duration drain_delay = absl::Seconds(5);
   absl::Duration grace_period = absl::Seconds(30);
@@ -35,9 +61,67 @@ struct SidecarOptions {
 // Blocks the signals the sidecar handles; call first in main(), before any thread starts.
 void BlockHandledSignals();
 
-// Runs until a stop signal. Returns the process exit code; start-up failures print one line
-// and return 2.
-int RunSidecar(SidecarOptions options);
+class Sidecar {
+ public:
+  // Binds the listeners, builds the event-loop threads, and starts the admin listener, the
+  // supervisor (or health checks) and `source` (may be null: no member table). Errors name the
+  // flag at fault, one line, for main() to print and exit 2 with.
+  static absl::StatusOr<std::unique_ptr<Sidecar>> Create(
+      SidecarOptions options, std::unique_ptr<membership::MembershipSource> source = nullptr);
+  ~Sidecar();
+  Sidecar(const Sidecar&) = delete;
+  Sidecar& operator=(const Sidecar&) = delete;
+
+  // Serves until a stop signal, drains, stops everything; returns the process exit code.
+  // Call once.
+  int Run();
+
+  // The one path a member table takes to the data path, whatever its source (thread-safe).
+  // Refuses (the previous table stays) a table whose entry for this member has another slot
+  // count than this sidecar runs.
+  absl::Status ApplyMembers(std::shared_ptr<const sticky::MemberTable> table,
+                            std::string_view source_name);
+  // Thread-safe snapshots for the membership source's upstream.
+  membership::SidecarReport Report() const;
+  absl::Status ReloadWorkers(std::string command_id);
+
+ private:
+  explicit Sidecar(SidecarOptions options);
+  absl::Status Init();
+  absl::Status StartAdmin();
+  void RegisterMembershipMetrics();
+  bool Ready(std::string* detail) const;
+  std::string StatusJson() const;
+  std::string MembershipJson() const;
+  // Drains per the signal that stopped Run(), then stops the workers and the threads.
+  void Shutdown(int signal_number);
+
+  SidecarOptions options_;  // the event-loop threads hold references into options_.proxy
+  std::unique_ptr<balance::BackendSet> backends_;
+  std::atomic<int64_t> open_connections_{0};
+  std::atomic<bool> draining_{false};
+  std::vector<std::unique_ptr<proxy::Worker>> loops_;
+  std::vector<const metrics::ThreadStats*> thread_stats_;
+  std::vector<std::thread> loop_threads_;
+  std::unique_ptr<balance::HealthChecker> health_;
+  std::unique_ptr<supervisor::Supervisor> supervisor_;
+  std::shared_ptr<metrics::StatsCollector> collector_;
+  std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
+  prometheus::Counter* updates_applied_ = nullptr;
+  prometheus::Counter* updates_rejected_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* version_info_ = nullptr;
+
+  // The table in force and where it came from.
+  mutable absl::Mutex members_mu_;
+  std::string source_name_ ABSL_GUARDED_BY(members_mu_) = "none";
+  std::shared_ptr<const sticky::MemberTable> members_ ABSL_GUARDED_BY(members_mu_);
+  absl::Time applied_at_ ABSL_GUARDED_BY(members_mu_);
+  prometheus::Gauge* version_gauge_ ABSL_GUARDED_BY(members_mu_) = nullptr;
+
+  // Destroyed first: the admin handlers and the source call into everything above.
+  std::unique_ptr<admin::AdminServer> admin_;
+  std::unique_ptr<membership::MembershipSource> source_;
+};
 
 }  // namespace drover
 

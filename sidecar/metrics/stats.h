@@ -94,6 +94,12 @@ class ThreadStats {
     Sub(outstanding_[2 * backend + parity], 1);
     if (answered) Add(served_[backend], 1);
   }
+  // Responses counted by CountRequest (every status), for reports; reads 600 counters.
+  uint64_t requests() const {
+    uint64_t n = 0;
+    for (const Counter& c : requests_by_code_) n += c.load(std::memory_order_relaxed);
+    return n;
+  }
   // Responses a backend (worker slot) completed, for recycling after --max-requests.
   uint64_t served(size_t backend) const { return served_[backend].load(std::memory_order_relaxed); }
 

@@ -1,12 +1,6 @@
 #include "sidecar/sticky/members.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
 #include <optional>
 #include <tuple>
 #include <utility>
@@ -174,64 +168,6 @@ std::vector<Target> MemberTable::Targets() const {
     }
   }
   return targets;
-}
-
-MemberFileWatcher::MemberFileWatcher(std::string path, absl::Duration interval, OnChange on_change)
-    : path_(std::move(path)), interval_(interval), on_change_(std::move(on_change)) {}
-
-absl::Status MemberFileWatcher::Start() {
-  if (started_) return absl::FailedPreconditionError("MemberFileWatcher already started");
-  started_ = true;
-  absl::Status first = Poll();
-  thread_ = std::thread([this] {
-    while (!stop_.WaitForNotificationWithTimeout(interval_)) Poll().IgnoreError();  // logged
-  });
-  return first;
-}
-
-void MemberFileWatcher::Stop() {
-  if (!stop_.HasBeenNotified()) stop_.Notify();
-  if (thread_.joinable()) thread_.join();
-}
-
-MemberFileWatcher::FileStamp MemberFileWatcher::Stat() const {
-  struct stat st {};
-  FileStamp stamp;
-  if (stat(path_.c_str(), &st) != 0) return stamp;
-  stamp.exists = true;
-  stamp.device = st.st_dev;
-  stamp.inode = st.st_ino;
-  stamp.size = st.st_size;
-  stamp.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-  stamp.ctime_ns = int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec;
-  return stamp;
-}
-
-absl::Status MemberFileWatcher::Poll() {
-  // A file that changes while it is read is read again, a few times, then left for the next poll.
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    FileStamp before = Stat();
-    if (last_stamp_.has_value() && *last_stamp_ == before) return absl::OkStatus();
-    absl::StatusOr<std::shared_ptr<const MemberTable>> table = MemberTable::Load(path_);
-    if (Stat() != before) continue;
-    last_stamp_ = before;
-    if (!table.ok()) {
-      load_errors_.fetch_add(1, std::memory_order_relaxed);
-      std::string kept =
-          delivered_version_.has_value()
-              ? absl::StrFormat("keeping member table version %016x", *delivered_version_)
-              : std::string("no member table yet");
-      std::fprintf(stderr, "drover-sidecar: peers file reload failed: %s; %s\n",
-                   std::string(table.status().message()).c_str(), kept.c_str());
-      return table.status();
-    }
-    if (delivered_version_ != (*table)->version()) {
-      delivered_version_ = (*table)->version();
-      on_change_(*std::move(table));
-    }
-    return absl::OkStatus();
-  }
-  return absl::UnavailableError(absl::StrCat("peers file ", path_, " kept changing while read"));
 }
 
 }  // namespace drover::sticky

@@ -1,16 +1,10 @@
 // The member table: the peers of this sidecar (pods, each with a peer listener and a number of
-// worker slots), from the static `--peers=FILE`, as immutable snapshots that data-path threads
-// share, and a watcher that reloads the file when it changes.
+// worker slots), as immutable snapshots that data-path threads share. A membership source
+// (sidecar/membership/) builds them: from the `--peers=FILE` text below, or from the controller.
 //
-//   std::atomic<std::shared_ptr<const MemberTable>> members;  // read by every data-path thread
-//   MemberFileWatcher watcher("/etc/drover/peers", absl::Seconds(2),
-//                             [&](std::shared_ptr<const MemberTable> table) {
-//                               members.store(std::move(table));
-//                             });
-//   if (absl::Status s = watcher.Start(); !s.ok()) return s;  // a bad file at start-up is fatal
-//   ...
-//   std::shared_ptr<const MemberTable> table = members.load();
-//   if (const Member* owner = table->Find(cookie.member)) Forward(owner->peer_address);
+//   absl::StatusOr<std::shared_ptr<const MemberTable>> table = MemberTable::Load(path);
+//   if (!table.ok()) return table.status();
+//   if (const Member* owner = (*table)->Find(cookie.member)) Forward(owner->peer_address);
 //
 // File format, one member per line; '#' starts a comment, blank lines are ignored:
 //
@@ -26,24 +20,16 @@
 #ifndef DROVER_SIDECAR_STICKY_MEMBERS_H_
 #define DROVER_SIDECAR_STICKY_MEMBERS_H_
 
-#include <sys/types.h>
-
-#include <atomic>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/notification.h"
-#include "absl/time/time.h"
 #include "sidecar/net/socket.h"
 #include "sidecar/sticky/hash.h"
 #include "sidecar/sticky/maglev.h"
@@ -97,56 +83,6 @@ class MemberTable {
   uint64_t version_ = 0;
   mutable std::once_flag maglev_once_;
   mutable std::shared_ptr<const MaglevTable> maglev_;  // written once, inside maglev_once_
-};
-
-// Polls the file's inode, size, mtime and ctime every `interval` on its own thread; on a change
-// it loads the file and, when the content's version differs from the last table delivered, calls
-// on_change with the new table. A bad file keeps the previous table, logs one line to stderr
-// naming the error and counts in load_errors(). Writers should replace the file atomically
-// (write elsewhere, then rename, as Kubernetes volume updates do); a file that changes while it
-// is read is read again.
-class MemberFileWatcher {
- public:
-  using OnChange = std::function<void(std::shared_ptr<const MemberTable>)>;
-
-  MemberFileWatcher(std::string path, absl::Duration interval, OnChange on_change);
-  ~MemberFileWatcher() { Stop(); }
-  MemberFileWatcher(const MemberFileWatcher&) = delete;
-  MemberFileWatcher& operator=(const MemberFileWatcher&) = delete;
-
-  // Loads the file once on the calling thread (calling on_change there if it is good), then
-  // starts polling. Returns that first load's error, if any; polling runs either way and
-  // delivers the first good version. Call once; on_change runs on the watcher's thread after.
-  absl::Status Start();
-  // Stops and joins the thread; idempotent. The watcher cannot be started again.
-  void Stop();
-
-  // Loads that failed since construction (one per distinct bad file state), for a metric.
-  uint64_t load_errors() const { return load_errors_.load(std::memory_order_relaxed); }
-
- private:
-  struct FileStamp {
-    bool exists = false;
-    dev_t device = 0;
-    ino_t inode = 0;
-    off_t size = 0;
-    int64_t mtime_ns = 0;
-    int64_t ctime_ns = 0;
-    friend bool operator==(const FileStamp&, const FileStamp&) = default;
-  };
-  FileStamp Stat() const;
-  absl::Status Poll();
-
-  const std::string path_;
-  const absl::Duration interval_;
-  const OnChange on_change_;
-  absl::Notification stop_;
-  std::thread thread_;
-  bool started_ = false;
-  // Touched by Start() before the thread exists, then by the thread only.
-  std::optional<FileStamp> last_stamp_;
-  std::optional<uint64_t> delivered_version_;
-  std::atomic<uint64_t> load_errors_{0};
 };
 
 }  // namespace drover::sticky

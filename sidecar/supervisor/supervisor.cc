@@ -337,11 +337,14 @@ void Supervisor::Reap() {
   }
 }
 
-bool Supervisor::RequestReload() {
+bool Supervisor::RequestReload(std::string tag) {
   {
     absl::MutexLock lock(&mu_);
     if (reloading_ || stopping_) return false;
     reloading_ = true;
+    reload_ever_ = true;
+    reload_tag_ = std::move(tag);
+    reload_done_ = 0;
     reload_started_ = absl::Now();
     last_reload_error_.clear();
     for (const Slot& slot : slots_) reload_queue_.push_back(slot.index);
@@ -352,8 +355,24 @@ bool Supervisor::RequestReload() {
   return true;
 }
 
+uint32_t Supervisor::ReloadSlotsDone() const {
+  // A slot is done once it left the queue and no reload replacement of it is still starting.
+  size_t pending = reload_queue_.size();
+  for (const Slot& slot : slots_) {
+    if (slot.starting != nullptr && slot.starting->replacement &&
+        slot.starting->reason == RestartReason::kReload) {
+      ++pending;
+    }
+  }
+  return pending >= slots_.size() ? 0 : static_cast<uint32_t>(slots_.size() - pending);
+}
+
 void Supervisor::FinishReload(bool ok, const std::string& error) {
   if (!reloading_) return;
+  // A failed slot has already left `starting`: it is not done.
+  const uint32_t done = ReloadSlotsDone();
+  reload_done_ = ok ? static_cast<uint32_t>(slots_.size()) : (done > 0 ? done - 1 : 0);
+  last_reload_ok_ = ok;
   reloading_ = false;
   reload_queue_.clear();
   double seconds = absl::ToDoubleSeconds(absl::Now() - reload_started_);
@@ -572,6 +591,40 @@ void Supervisor::StopWorkers(int signal, absl::Time deadline) {
   [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof(one));
   // A little past the deadline: SIGKILLed processes still need to be reaped.
   all_stopped_.WaitForNotificationWithDeadline(deadline + absl::Milliseconds(500));
+}
+
+std::vector<Supervisor::SlotView> Supervisor::slot_views() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<SlotView> views;
+  views.reserve(slots_.size());
+  for (const Slot& slot : slots_) {
+    const Process* p = slot.serving != nullptr ? slot.serving : slot.starting;
+    SlotView view;
+    view.slot = slot.index;
+    view.state = slot.failed                ? SlotView::State::kFailed
+                 : slot.serving != nullptr  ? SlotView::State::kReady
+                 : slot.starting != nullptr ? SlotView::State::kStarting
+                 : stopping_                ? SlotView::State::kStopped
+                                            : SlotView::State::kBackoff;
+    view.pid = p != nullptr ? p->pid : 0;
+    for (uint64_t r : slot.restarts) view.restarts += r;
+    view.rss_bytes = slot.serving != nullptr ? slot.serving->rss : 0;
+    views.push_back(view);
+  }
+  return views;
+}
+
+Supervisor::ReloadView Supervisor::reload_view() const {
+  absl::MutexLock lock(&mu_);
+  ReloadView view;
+  view.tag = reload_tag_;
+  view.ever = reload_ever_;
+  view.running = reloading_;
+  view.ok = last_reload_ok_;
+  view.slots_total = static_cast<uint32_t>(slots_.size());
+  view.slots_done = reloading_ ? ReloadSlotsDone() : reload_done_;
+  view.error = last_reload_error_;
+  return view;
 }
 
 std::string Supervisor::StatusJson() const {

@@ -81,11 +81,33 @@ class Supervisor {
   Supervisor& operator=(const Supervisor&) = delete;
 
   absl::Status Start();
-  // Thread-safe. False when a reload is already running or the supervisor is stopping.
-  bool RequestReload();
+  // Thread-safe. False when a reload is already running or the supervisor is stopping. `tag`
+  // names the reload in reload_view() (a controller's command id; empty for SIGHUP).
+  bool RequestReload(std::string tag = {});
   // Thread-safe, blocking: `signal` to every worker's process group, SIGKILL to what is left
   // after kill_timeout (or at `deadline`, whichever is first); returns once all are reaped.
   void StopWorkers(int signal, absl::Time deadline);
+
+  // Plain views for reports (the membership source's upstream); each takes the lock once.
+  struct SlotView {
+    enum class State : uint8_t { kStarting, kReady, kBackoff, kFailed, kStopped };
+    int slot = 0;
+    State state = State::kStarting;
+    pid_t pid = 0;
+    uint64_t restarts = 0;
+    uint64_t rss_bytes = 0;
+  };
+  struct ReloadView {
+    std::string tag;
+    bool ever = false;  // a reload was requested since start
+    bool running = false;
+    bool ok = false;  // !running: how the last one ended
+    uint32_t slots_done = 0;
+    uint32_t slots_total = 0;
+    std::string error;
+  };
+  std::vector<SlotView> slot_views() const;
+  ReloadView reload_view() const;
 
   std::string StatusJson() const;
   // True when at least one slot is ready; `text` describes every slot.
@@ -138,6 +160,7 @@ class Supervisor {
   void CheckResources(absl::Time now, bool sample_memory) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AdvanceReload(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishReload(bool ok, const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint32_t ReloadSlotsDone() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DrainOutput(Process* process, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Log(const std::string& line) const;
   bool Probe(uint16_t port) const;
@@ -158,6 +181,10 @@ class Supervisor {
   bool reloading_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time reload_started_ ABSL_GUARDED_BY(mu_);
   std::string last_reload_error_ ABSL_GUARDED_BY(mu_);
+  std::string reload_tag_ ABSL_GUARDED_BY(mu_);
+  bool reload_ever_ ABSL_GUARDED_BY(mu_) = false;
+  bool last_reload_ok_ ABSL_GUARDED_BY(mu_) = false;
+  uint32_t reload_done_ ABSL_GUARDED_BY(mu_) = 0;  // frozen when a reload ends
   std::vector<double> reload_durations_ ABSL_GUARDED_BY(mu_);
   uint64_t reloads_ok_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t reloads_failed_ ABSL_GUARDED_BY(mu_) = 0;
