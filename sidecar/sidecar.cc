@@ -11,8 +11,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/membership_version.h"
 #include "prometheus/text_serializer.h"
 #include "sidecar/sticky/hash.h"
 
@@ -46,8 +46,6 @@ int WaitSignal(const sigset_t& signals, absl::Time deadline) {
     if (errno == EAGAIN) return 0;
   }
 }
-
-std::string VersionString(uint64_t version) { return absl::StrFormat("%016x", version); }
 
 const char* JsonBool(bool b) { return b ? "true" : "false"; }
 
@@ -321,11 +319,13 @@ std::string Sidecar::MembershipJson() const {
   std::vector<std::string> members;
   members.reserve(members_->members().size());
   for (const sticky::Member& m : members_->members()) {
-    members.push_back(absl::StrCat("{\"id\":\"", m.id, "\",\"state\":\"ready\",\"slots\":", m.slots,
-                                   ",\"address\":\"", m.peer_address.ToString(), "\"}"));
+    members.push_back(absl::StrCat("{\"id\":\"", m.id, "\",\"state\":\"",
+                                   m.state == sticky::MemberState::kDraining ? "draining" : "ready",
+                                   "\",\"slots\":", m.slots, ",\"address\":\"",
+                                   m.peer_address.ToString(), "\"}"));
   }
   return absl::StrCat("{\"source\":\"", source_name_, "\",\"version\":\"",
-                      VersionString(members_->version()), "\",\"applied_at\":\"",
+                      VersionHex(members_->version()), "\",\"applied_at\":\"",
                       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", applied_at_, absl::UTCTimeZone()),
                       "\",\"members\":[", absl::StrJoin(members, ","), "]}");
 }
@@ -337,7 +337,7 @@ absl::Status Sidecar::ApplyMembers(std::shared_ptr<const sticky::MemberTable> ta
       self != nullptr && self->slots != sticky.slots) {
     updates_rejected_->Increment();
     absl::Status refused = absl::FailedPreconditionError(absl::StrCat(
-        "member table version ", VersionString(table->version()), " gives this member (",
+        "member table version ", VersionHex(table->version()), " gives this member (",
         sticky.member_id, ") ", self->slots, " slots, but this sidecar runs ", sticky.slots));
     std::fprintf(stderr, "drover-sidecar: member table refused: %s\n",
                  std::string(refused.message()).c_str());
@@ -348,7 +348,7 @@ absl::Status Sidecar::ApplyMembers(std::shared_ptr<const sticky::MemberTable> ta
   std::fprintf(stderr, "drover-sidecar: member table: %zu members\n", table->members().size());
   for (auto& loop : loops_) loop->SetMembers(table);
   if (version_gauge_ != nullptr) version_info_->Remove(version_gauge_);
-  version_gauge_ = &version_info_->Add({{"version", VersionString(table->version())}});
+  version_gauge_ = &version_info_->Add({{"version", VersionHex(table->version())}});
   version_gauge_->Set(1);
   source_name_ = std::string(source_name);
   members_ = std::move(table);

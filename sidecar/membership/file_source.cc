@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "common/membership_version.h"
 #include "prometheus/family.h"
 
 namespace drover::membership {
@@ -74,7 +74,7 @@ absl::Status FileSource::Poll() {
       if (errors_metric_ != nullptr) errors_metric_->Increment();
       std::string kept =
           applied_version_.has_value()
-              ? absl::StrFormat("keeping member table version %016x", *applied_version_)
+              ? absl::StrCat("keeping member table version ", VersionHex(*applied_version_))
               : std::string("no member table yet");
       std::fprintf(stderr, "drover-sidecar: peers file reload failed: %s; %s\n",
                    std::string(status.message()).c_str(), kept.c_str());

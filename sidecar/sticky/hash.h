@@ -17,16 +17,15 @@
 #include <span>
 #include <string_view>
 
+#include "common/stable_hash.h"
+
 namespace drover::sticky {
 
-// FNV-1a 64 over `bytes`, then the MurmurHash3 64-bit finalizer so that every input bit reaches
-// every output bit. Stable forever: cookies, peers and golden tests depend on its exact values;
-// changing it re-homes every hash-keyed session of a cluster at once.
-uint64_t StableHash(std::string_view bytes);
-
-// The 32-bit id of a member (its pod name) carried in session cookies: the high half of
-// StableHash(member_id). Stable forever, like StableHash.
-uint32_t MemberHash(std::string_view member_id);
+// StableHash and MemberHash live in common/ (the controller computes table versions with them
+// too); sticky code keeps calling them by these names. Their values are pinned forever: cookies,
+// peers and golden tests depend on them.
+using ::drover::MemberHash;
+using ::drover::StableHash;
 
 // The stable identity of one worker slot of one member. Slots are numbered from 0.
 struct Target {

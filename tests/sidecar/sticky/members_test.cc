@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/membership_version.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -50,6 +51,15 @@ TEST(MemberTableTest, ParsesGoodFile) {
   EXPECT_EQ(table->members()[3].slots, 1024);
 }
 
+// The optional fourth column marks a member draining; ready is the default.
+TEST(MemberTableTest, ParsesState) {
+  auto table = MustParse("a 127.0.0.1:1 1 draining\nb 127.0.0.1:2 1 ready\nc 127.0.0.1:3 1\n");
+  ASSERT_NE(table, nullptr);
+  EXPECT_EQ(table->FindById("a")->state, MemberState::kDraining);
+  EXPECT_EQ(table->FindById("b")->state, MemberState::kReady);
+  EXPECT_EQ(table->FindById("c")->state, MemberState::kReady);
+}
+
 // Find looks members up by the hash a cookie carries, FindById by pod name; absent is nullptr.
 TEST(MemberTableTest, Find) {
   auto table = MustParse(kGood);
@@ -79,9 +89,11 @@ TEST(MemberTableTest, BadFiles) {
     std::string error;
   };
   const std::vector<Case> cases = {
-      {"web-0 10.0.0.5:7001\n", "peers:1: 2 fields, want ID HOST:PORT SLOTS"},
+      {"web-0 10.0.0.5:7001\n", "peers:1: 2 fields, want ID HOST:PORT SLOTS [ready|draining]"},
       {"# c\nweb-0\n", "peers:2: 1 field, want"},
-      {"web-0 10.0.0.5:7001 4 extra\n", "peers:1: 4 fields"},
+      {"web-0 10.0.0.5:7001 4 ready extra\n", "peers:1: 5 fields"},
+      {"web-0 10.0.0.5:7001 4 extra\n", "peers:1: bad state 'extra': want ready or draining"},
+      {"web-0 10.0.0.5:7001 4 READY\n", "bad state 'READY'"},
       {"web-0 10.0.0.5 4\n", "peers:1: bad peer address '10.0.0.5'"},
       {"web-0 pod.example:7001 4\n", "peers:1: bad peer address 'pod.example:7001'"},
       {"web-0 10.0.0.5:70000 4\n", "peers:1: bad peer address"},
@@ -128,20 +140,87 @@ TEST(MemberTableTest, HashCollisionNamesBothIds) {
 }
 
 // The version is a function of the membership only: comments, whitespace, line order and the
-// spelling of localhost do not change it; a slot count, an address or a member does.
+// spelling of localhost do not change it; a slot count, an address, a state or a member does.
 TEST(MemberTableTest, VersionIsStable) {
   auto base = MustParse("a 127.0.0.1:1 2\nb 10.0.0.2:1 1\n");
-  auto same = MustParse("# peers\n\n  b\t10.0.0.2:1   1  # b\r\n a localhost:1 2");
+  auto same = MustParse("# peers\n\n  b\t10.0.0.2:1   1 ready # b\r\n a localhost:1 2");
   ASSERT_NE(base, nullptr);
   ASSERT_NE(same, nullptr);
   EXPECT_EQ(base->version(), same->version());
   for (std::string_view other :
        {"a 127.0.0.1:1 3\nb 10.0.0.2:1 1\n", "a 127.0.0.1:2 2\nb 10.0.0.2:1 1\n",
-        "a 127.0.0.1:1 2\n", "a 127.0.0.1:1 2\nc 10.0.0.2:1 1\n"}) {
+        "a 127.0.0.1:1 2\n", "a 127.0.0.1:1 2\nc 10.0.0.2:1 1\n",
+        "a 127.0.0.1:1 2\nb 10.0.0.2:1 1 draining\n"}) {
     auto changed = MustParse(other);
     ASSERT_NE(changed, nullptr);
     EXPECT_NE(changed->version(), base->version()) << other;
   }
+}
+
+// The version is common/'s MembershipVersion over the members in id order, addresses in
+// inet_ntop form: what the controller computes for the same membership.
+TEST(MemberTableTest, VersionIsTheSharedFunction) {
+  auto table = MustParse("web-1 [fd00::0:6]:7001 2 draining\nweb-0 10.0.0.5:7001 4\n");
+  ASSERT_NE(table, nullptr);
+  std::vector<MemberRecord> records = {{"web-0", "10.0.0.5:7001", 4, false},
+                                       {"web-1", "[fd00::6]:7001", 2, true}};
+  EXPECT_EQ(table->version(), MembershipVersion(records));
+}
+
+// FromMembers gives the table Parse gives for the same membership, whatever the order.
+TEST(MemberTableTest, FromMembersEqualsParse) {
+  auto parsed = MustParse("a 127.0.0.1:1 2\nb [::1]:2 1 draining\n");
+  ASSERT_NE(parsed, nullptr);
+  std::vector<Member> members(2);
+  members[0].id = "b";
+  members[0].peer_address = *net::SocketAddress::Parse("[::1]:2");
+  members[0].slots = 1;
+  members[0].state = MemberState::kDraining;
+  members[1].id = "a";
+  members[1].peer_address = *net::SocketAddress::Parse("127.0.0.1:1");
+  members[1].slots = 2;
+  absl::StatusOr<std::shared_ptr<const MemberTable>> built =
+      MemberTable::FromMembers(std::move(members), "controller");
+  ASSERT_TRUE(built.ok()) << built.status();
+  EXPECT_EQ((*built)->version(), parsed->version());
+  ASSERT_EQ((*built)->members().size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const Member& x = (*built)->members()[i];
+    const Member& y = parsed->members()[i];
+    EXPECT_EQ(x.id, y.id);
+    EXPECT_EQ(x.hash, y.hash);
+    EXPECT_EQ(x.peer_address.ToString(), y.peer_address.ToString());
+    EXPECT_EQ(x.slots, y.slots);
+    EXPECT_EQ(x.state, y.state);
+  }
+  EXPECT_EQ((*built)->Find(MemberHash("b")), &(*built)->members()[1]);
+}
+
+// FromMembers refuses what Parse refuses, naming the source and the member.
+TEST(MemberTableTest, FromMembersValidates) {
+  auto member = [](std::string id, std::string address, int slots) {
+    Member m;
+    m.id = std::move(id);
+    m.peer_address = *net::SocketAddress::Parse(address);
+    m.slots = slots;
+    return m;
+  };
+  auto error = [](std::vector<Member> members) {
+    absl::StatusOr<std::shared_ptr<const MemberTable>> t =
+        MemberTable::FromMembers(std::move(members), "controller");
+    EXPECT_FALSE(t.ok());
+    return t.ok() ? "" : std::string(t.status().message());
+  };
+  EXPECT_THAT(error({}), HasSubstr("controller: no members"));
+  EXPECT_THAT(error({member("web/0", "10.0.0.1:1", 1)}),
+              HasSubstr("controller: member 'web/0': bad member id 'web/0'"));
+  EXPECT_THAT(error({member("a", "10.0.0.1:0", 1)}), HasSubstr("port 0 cannot be dialed"));
+  EXPECT_THAT(error({member("a", "0.0.0.0:1", 1)}), HasSubstr("unspecified address"));
+  EXPECT_THAT(error({member("a", "10.0.0.1:1", 0)}),
+              HasSubstr("controller: member 'a': bad slots '0': want an integer in 1..1024"));
+  EXPECT_THAT(error({member("a", "10.0.0.1:1", 1025)}), HasSubstr("bad slots '1025'"));
+  EXPECT_THAT(error({member("a", "10.0.0.1:1", 1), member("a", "10.0.0.2:1", 1)}),
+              HasSubstr("controller: member 'a': duplicate member id 'a'"));
 }
 
 // Load reads a file and names it in errors.
