@@ -83,6 +83,9 @@ std::chrono::microseconds ToChrono(absl::Duration d) {
 
 // A cpprestsdk failure (no HTTP answer) as a status.
 absl::Status TransportError(std::string_view request, const std::exception& e) {
+  if (dynamic_cast<const web::uri_exception*>(&e) != nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(AsAbsl(request), ": bad URI: ", e.what()));
+  }
   if (const auto* he = dynamic_cast<const http::http_exception*>(&e)) {
     const std::error_code& code = he->error_code();
     if (code == std::errc::timed_out) {
@@ -260,7 +263,7 @@ class HttpWatchStream final : public WatchStream {
 
  private:
   absl::Status Broken(const absl::Status& status) const {
-    return absl::Status(status.code(), absl::StrCat(request_, ": ", status.message()));
+    return {status.code(), absl::StrCat(request_, ": ", status.message())};
   }
 
   // What has arrived, or (when nothing has) blocks for at least one byte: the body buffer's
@@ -304,7 +307,8 @@ class HttpKubeClient final : public KubeClient {
       client_ = std::make_unique<http_client>(base_, ClientConfig(config_.request_timeout));
     } catch (const std::exception& e) {
       return absl::InvalidArgumentError(
-          absl::StrCat(config_.source, ": server \"", config_.server, "\": ", e.what()));
+          absl::StrCat(config_.source.empty() ? "server" : config_.source, ": \"", config_.server,
+                       "\": ", e.what()));
     }
     return absl::OkStatus();
   }
@@ -423,7 +427,13 @@ class HttpKubeClient final : public KubeClient {
     const absl::Time start = absl::Now();
     try {
       http::http_request req = NewRequest(method, target);
-      if (body.has_value()) req.set_body(body->text, body->content_type);
+      if (body.has_value()) {
+        // A byte vector, not set_body(std::string): cpprestsdk reads a string body through a
+        // streambuf<char> cast to streambuf<uint8_t>, undefined behaviour that UBSan stops on.
+        // Its content type is only a default, so the header set first stays exactly as given.
+        req.headers().set_content_type(body->content_type);
+        req.set_body(std::vector<unsigned char>(body->text.begin(), body->text.end()));
+      }
       http::http_response response = client_->request(req).get();
       std::string text = response.extract_utf8string(true).get();
       const int status = response.status_code();
@@ -483,7 +493,8 @@ absl::StatusOr<std::unique_ptr<KubeClient>> NewKubeClient(const KubeClientConfig
     auto material = std::make_shared<TlsMaterial>(
         TlsMaterial{config.ca_pem, config.client_certificate_pem, config.client_key_pem});
     if (absl::Status s = CheckTls(*material); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(config.source, ": ", s.message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(config.source.empty() ? config.server : config.source, ": ", s.message()));
     }
     tls = std::move(material);
   }

@@ -440,6 +440,17 @@ TEST(HttpClientTest, RequestTimeout) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
 }
 
+// A path cpprestsdk cannot make a URI of is the caller's mistake, not an outage.
+TEST(HttpClientTest, BadPathIsInvalidArgument) {
+  FakeApiServer server([](FakeApiServer::Connection& c, const FakeApiServer::Request&) {
+    c.Write(HttpResponse(200, "{}"));
+  });
+  std::unique_ptr<KubeClient> client = MustClient(ConfigFor(server));
+  const absl::Status s = client->Get("/api/v1/namespaces/a b/pods").status();
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_TRUE(server.requests().empty());
+}
+
 // No server: Unavailable, counted with code "error".
 TEST(HttpClientTest, ConnectionRefused) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
