@@ -49,7 +49,7 @@ absl::StatusCode CodeFor(int http_status, std::string_view reason) {
   return absl::StatusCode::kUnknown;
 }
 
-absl::Status MakeStatus(int http_status, std::string_view reason, std::string message,
+absl::Status MakeStatus(int http_status, std::string_view reason, const std::string& message,
                         std::optional<absl::Duration> retry_after) {
   // The API sends 410 with reason Expired; an ERROR event may carry reason Expired with code
   // 410 too, or (older servers) reason Gone. Either means the same: relist.
@@ -115,7 +115,7 @@ absl::Status StatusFromHttp(int http_status, std::string_view request, std::stri
                       trimmed.size() > kMaxBodyInMessage ? "..." : "");
     }
   }
-  return MakeStatus(http_status, reason, std::move(message), retry_after);
+  return MakeStatus(http_status, reason, message, retry_after);
 }
 
 absl::Status StatusFromWatchError(std::string_view object_json) {
@@ -127,7 +127,7 @@ absl::Status StatusFromWatchError(std::string_view object_json) {
   std::string message = absl::StrCat("watch ERROR event: HTTP ", api->code);
   if (!api->reason.empty()) absl::StrAppend(&message, " ", api->reason);
   if (!api->message.empty()) absl::StrAppend(&message, ": ", api->message);
-  return MakeStatus(api->code, api->reason, std::move(message), std::nullopt);
+  return MakeStatus(api->code, api->reason, message, std::nullopt);
 }
 
 bool IsGone(const absl::Status& status) {
