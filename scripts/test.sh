@@ -27,10 +27,11 @@ run_preset() {
 
 run_preset release
 
-echo "== lint: clang-tidy (.clang-tidy) over the C++ sources"
+echo "== lint: clang-tidy (.clang-tidy) over the C++ sources, one process per core"
 mapfile -t units < <(git ls-files --cached --others --exclude-standard '*.cc' \
-  | grep -E '^(sidecar|common|controller)/')
-clang-tidy -p build/release --quiet "${units[@]}"
+  | grep -E '^(sidecar|common|controller|droverctl)/')
+printf '%s\n' "${units[@]}" |
+  xargs -P "$(nproc)" -n 4 clang-tidy -p build/release --quiet
 if [ "${1:-}" != "--release-only" ]; then
   run_preset asan
 fi

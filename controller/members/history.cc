@@ -1,5 +1,6 @@
 #include "controller/members/history.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace drover::members {
@@ -11,17 +12,17 @@ void VersionHistory::Add(std::shared_ptr<const GroupTable> table, absl::Time cre
 }
 
 std::shared_ptr<const GroupTable> VersionHistory::Find(uint64_t version) const {
-  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
-    if (it->table->version == version) return it->table;
-  }
-  return nullptr;
+  // Newest first: a reconnecting sidecar is usually one or two versions behind.
+  auto it = std::find_if(entries_.rbegin(), entries_.rend(),
+                         [version](const Entry& e) { return e.table->version == version; });
+  return it == entries_.rend() ? nullptr : it->table;
 }
 
 std::optional<absl::Time> VersionHistory::CreatedAt(uint64_t version) const {
-  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
-    if (it->table->version == version) return it->created;
-  }
-  return std::nullopt;
+  auto it = std::find_if(entries_.rbegin(), entries_.rend(),
+                         [version](const Entry& e) { return e.table->version == version; });
+  if (it == entries_.rend()) return std::nullopt;
+  return it->created;
 }
 
 Delta ComputeDelta(const GroupTable& from, const GroupTable& to) {
