@@ -2,7 +2,9 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <memory>
@@ -22,7 +24,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/cli.h"
 #include "sidecar/balance/balancer.h"
+#include "sidecar/membership/controller_source.h"
 #include "sidecar/membership/file_source.h"
 #include "sidecar/membership/source.h"
 #include "sidecar/net/socket.h"
@@ -85,6 +89,22 @@ ABSL_FLAG(std::string, peers, "",
           "of other members are forwarded to their peer listener.");
 ABSL_FLAG(std::string, peer_listen, "",
           "Listener for requests other members forward here (never forwarded again).");
+ABSL_FLAG(std::string, controller, "",
+          "drover-controller address(es), HOST:PORT[,HOST:PORT...]: the member table comes from "
+          "the controller (not with --peers). The sidecar fails over between them and keeps "
+          "its last table while none is reachable.");
+ABSL_FLAG(std::string, controller_token_file, "",
+          "File with the token presented to the controller (its --sidecar-token-file).");
+ABSL_FLAG(std::string, controller_tls_ca, "",
+          "PEM CA bundle: talk TLS to the controller and trust this CA.");
+ABSL_FLAG(std::string, controller_tls_cert, "",
+          "PEM client certificate for the controller (mTLS), with --controller-tls-key.");
+ABSL_FLAG(std::string, controller_tls_key, "", "PEM key of --controller-tls-cert.");
+ABSL_FLAG(std::string, pod_namespace, "",
+          "This pod's namespace, told to the controller; default $POD_NAMESPACE.");
+ABSL_FLAG(std::string, pod_ip, "",
+          "This pod's IP, told to the controller; default $POD_IP, else the --peer-listen host.");
+ABSL_FLAG(std::string, pod_uid, "", "This pod's uid, told to the controller; default $POD_UID.");
 
 // Supervisor mode: drover-sidecar [flags] -- CMD ARGS...
 ABSL_FLAG(std::string, workers, "auto",
@@ -361,15 +381,56 @@ void ReadBackendFlags(const std::vector<std::string>& command, drover::SidecarOp
   }
 }
 
-// The membership source the flags ask for: the --peers file, or none. The controller client
-// plugs in here: with its flag set, return MakeControllerSource(...) instead, and Die naming
-// both flags when --peers is set too.
-std::unique_ptr<drover::membership::MembershipSource> MakeMembershipSource() {
+std::string FlagOrEnv(const std::string& flag, const char* env) {
+  if (!flag.empty()) return flag;
+  const char* value = std::getenv(env);
+  return value == nullptr ? "" : value;
+}
+
+// The membership source the flags ask for: the --peers file, the controller, or none.
+std::unique_ptr<drover::membership::MembershipSource> MakeMembershipSource(
+    const drover::SidecarOptions& options) {
   std::string peers = absl::GetFlag(FLAGS_peers);
+  std::string controller = absl::GetFlag(FLAGS_controller);
+  if (!peers.empty() && !controller.empty()) {
+    Die("--peers and --controller: give one source of the member table, not both");
+  }
   if (!peers.empty()) {
     return std::make_unique<drover::membership::FileSource>(std::move(peers), absl::Seconds(1));
   }
-  return nullptr;
+  if (controller.empty()) {
+    if (!absl::GetFlag(FLAGS_controller_token_file).empty() ||
+        !absl::GetFlag(FLAGS_controller_tls_ca).empty()) {
+      Die("--controller-token-file and --controller-tls-* need --controller");
+    }
+    return nullptr;
+  }
+  absl::StatusOr<std::vector<std::string>> controllers =
+      drover::membership::ParseControllerList(controller);
+  if (!controllers.ok()) Die(absl::StrCat("--controller: ", controllers.status().message()));
+  drover::membership::ControllerSourceOptions source;
+  source.controllers = *std::move(controllers);
+  source.pod_name = options.proxy.sticky.member_id;
+  source.namespace_name = FlagOrEnv(absl::GetFlag(FLAGS_pod_namespace), "POD_NAMESPACE");
+  if (source.namespace_name.empty()) {
+    Die("--controller needs this pod's namespace: --pod-namespace or $POD_NAMESPACE "
+        "(the Downward API's metadata.namespace)");
+  }
+  source.pod_uid = FlagOrEnv(absl::GetFlag(FLAGS_pod_uid), "POD_UID");
+  source.pod_ip = FlagOrEnv(absl::GetFlag(FLAGS_pod_ip), "POD_IP");
+  if (options.proxy.peer_listen) {
+    if (source.pod_ip.empty()) source.pod_ip = options.proxy.peer_listen->HostString();
+    source.peer_port = options.proxy.peer_listen->port();
+  }
+  source.worker_slots = static_cast<uint32_t>(
+      options.supervisor ? options.supervisor->workers
+                         : std::count(options.backends.begin(), options.backends.end(), ',') + 1);
+  source.build_version = std::string(drover::ProjectVersion());
+  source.token_file = absl::GetFlag(FLAGS_controller_token_file);
+  source.tls_ca_file = absl::GetFlag(FLAGS_controller_tls_ca);
+  source.tls_cert_file = absl::GetFlag(FLAGS_controller_tls_cert);
+  source.tls_key_file = absl::GetFlag(FLAGS_controller_tls_key);
+  return std::make_unique<drover::membership::ControllerSource>(std::move(source));
 }
 
 }  // namespace
@@ -421,8 +482,9 @@ int main(int argc, char** argv) {
   ReadStickyFlags(options);
   ReadBackendFlags(command, options);
 
+  std::unique_ptr<drover::membership::MembershipSource> source = MakeMembershipSource(options);
   absl::StatusOr<std::unique_ptr<drover::Sidecar>> sidecar =
-      drover::Sidecar::Create(std::move(options), MakeMembershipSource());
+      drover::Sidecar::Create(std::move(options), std::move(source));
   if (!sidecar.ok()) Die(std::string(sidecar.status().message()));
   return (*sidecar)->Run();
 }
