@@ -584,7 +584,9 @@ void Session::StartRequest(const http::RequestHead& head) {
        .keep_proto = from_peer_},
       request_head_);
   request_head_sent_ = 0;
-  if (route.peer != nullptr && cookie_mode) {
+  peer_cookie_size_ = 0;
+  // A new session sent on by a draining member has no cookie yet: the next sidecar issues it.
+  if (route.peer != nullptr && cookie_mode && !route.cookie.empty()) {
     // The next sidecar needs the cookie to find the session: it goes in a field of its own, so
     // that falling back to serving here can take it out again.
     peer_cookie_at_ = request_head_.size() - 2;

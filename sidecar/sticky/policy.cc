@@ -212,6 +212,42 @@ StickyRouter::StickyRouter(const StickyConfig& config, const balance::BackendSet
 void StickyRouter::SetMembers(std::shared_ptr<const MemberTable> members) {
   members_ = std::move(members);
   RebuildTargets();
+  RebuildReadyPeers();
+}
+
+void StickyRouter::RebuildReadyPeers() {
+  ready_peers_.clear();
+  ready_slots_ = 0;
+  const Member* self = members_ != nullptr ? members_->Find(config_.member_hash) : nullptr;
+  self_draining_ = self != nullptr && self->state == MemberState::kDraining;
+  if (!self_draining_) return;
+  for (const Member& m : members_->members()) {
+    if (m.state != MemberState::kReady || m.hash == config_.member_hash) continue;
+    ready_peers_.push_back({.member = &m, .current = 0});
+    ready_slots_ += m.slots;
+  }
+}
+
+StickyRoute StickyRouter::PlaceNewSession(StickyRoute route, bool from_peer) const {
+  // A forwarded request is placed where it lands (one hop, even on a draining member); with no
+  // ready member anywhere the session stays here rather than failing.
+  const bool new_session = route.result == StickyResult::kNew ||
+                           route.result == StickyResult::kInvalid ||
+                           route.result == StickyResult::kRemapped;
+  if (!new_session || from_peer || !self_draining_ || ready_peers_.empty()) return route;
+  ReadyPeer* best = nullptr;
+  for (ReadyPeer& p : ready_peers_) {
+    p.current += p.member->slots;
+    if (best == nullptr || p.current > best->current) best = &p;
+  }
+  best->current -= ready_slots_;
+  route.result = StickyResult::kForwarded;
+  route.peer = best->member;
+  route.slot = -1;
+  route.set_cookie = false;  // the receiving member sets its own
+  route.cookie_issued = 0;
+  route.cookie = {};  // no session cookie to pass on: it is new there
+  return route;
 }
 
 void StickyRouter::RebuildTargets() {
@@ -348,7 +384,7 @@ StickyRoute StickyRouter::Decide(const http::RequestHead& head, std::string_view
     case StickyKind::kNone:
       return {};
     case StickyKind::kCookie:
-      return DecideCookie(head, from_peer, now_s);
+      return PlaceNewSession(DecideCookie(head, from_peer, now_s), from_peer);
     case StickyKind::kAppCookie: {
       std::string_view fields[16];
       size_t count = 0;

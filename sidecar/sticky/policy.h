@@ -12,6 +12,11 @@
 // path segment, client address) onto (member, slot) targets with a Maglev table (maglev.h): O(1)
 // per request, every sidecar with the same member table agrees, and one target's coming or going
 // moves ~1/N keys at small N (~10/N at 40,000 targets).
+//
+// Draining members (MemberState::kDraining) keep their sessions: cookies naming them are
+// forwarded to them from any sidecar, and hash keys keep mapping onto their slots until they
+// leave the table. In cookie mode a new session arriving at a draining member's public listener
+// is forwarded to a ready member (weighted by slots), which places it and issues the cookie.
 #ifndef DROVER_SIDECAR_STICKY_POLICY_H_
 #define DROVER_SIDECAR_STICKY_POLICY_H_
 
@@ -86,7 +91,9 @@ struct StickyRoute {
   const Member* peer = nullptr;  // forward to this member's sidecar
   bool set_cookie = false;       // cookie mode: the response sets a fresh cookie
   uint32_t cookie_issued = 0;    // kept when an idle-refresh re-sets an existing session
-  std::string_view cookie;       // kForwarded in cookie mode: the cookie value to pass on
+  // kForwarded in cookie mode: the session cookie value to pass on; empty when a new session
+  // is sent from a draining member to a ready one (which issues the cookie).
+  std::string_view cookie;
 };
 
 class StickyRouter {
@@ -111,8 +118,12 @@ class StickyRouter {
  private:
   StickyRoute DecideCookie(const http::RequestHead& head, bool from_peer, uint32_t now_s) const;
   StickyRoute DecideHash(uint64_t key, bool from_peer) const;
+  // Cookie mode: a new session (no cookie, an invalid one, or re-homed) arriving at a draining
+  // member's public listener is forwarded to a ready member, which places it and sets the cookie.
+  StickyRoute PlaceNewSession(StickyRoute route, bool from_peer) const;
   bool SlotUsable(int slot) const;
   void RebuildTargets();
+  void RebuildReadyPeers();
 
   const StickyConfig& config_;
   const balance::BackendSet& backends_;
@@ -120,6 +131,16 @@ class StickyRouter {
   // Hash modes: every (member, slot), this member's included; usually the member table's own,
   // shared with the other threads. Null in cookie and none modes.
   std::shared_ptr<const MaglevTable> maglev_;
+  // This member is DRAINING in the table: new sessions go to ready_peers_ (cookie mode), chosen
+  // by smooth weighted round robin (nginx's), weighted by slots: even, and deterministic per
+  // thread. Mutable: the pick advances the weights; the router belongs to one thread.
+  struct ReadyPeer {
+    const Member* member;  // in members_
+    int64_t current;
+  };
+  bool self_draining_ = false;
+  int64_t ready_slots_ = 0;
+  mutable std::vector<ReadyPeer> ready_peers_;
 };
 
 // The client address a request stands for: the TCP peer, or, when that peer is a trusted

@@ -1,6 +1,8 @@
 #include "sidecar/sticky/policy.h"
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -110,6 +112,94 @@ TEST_F(RouterTest, CookieAcrossMembers) {
   ASSERT_NE(forwarded.peer, nullptr);
   EXPECT_EQ(forwarded.peer->id, "pod-b");
   EXPECT_EQ(Route(router, CookieValue(b, 1), true).result, StickyResult::kRemapped);
+}
+
+// A draining member keeps its own sessions, and sends new ones (no cookie, an invalid cookie, a
+// re-homed session) to the ready members, evenly by slots; the hop marker keeps a forwarded new
+// session where it lands.
+TEST_F(RouterTest, DrainingMemberSendsNewSessionsToReadyMembers) {
+  StickyRouter router(config_, *backends_);
+  router.SetMembers(*MemberTable::Parse(
+      "pod-a 127.0.0.1:9001 3 draining\npod-b 127.0.0.1:9002 1\npod-c 127.0.0.1:9003 3 ready\n"
+      "pod-d 127.0.0.1:9004 2 draining\n",
+      "t"));
+  // Its own session still hits here.
+  StickyRoute hit = Route(router, CookieValue(config_.member_hash, 2), false);
+  EXPECT_EQ(hit.result, StickyResult::kHit);
+  EXPECT_EQ(hit.slot, 2);
+  // New sessions: pod-b (1 slot) and pod-c (3 slots) share them 1:3, exactly over each round;
+  // pod-d drains too and gets none.
+  std::map<std::string, int> picks;
+  for (int i = 0; i < 400; ++i) {
+    StickyRoute r = Route(router, "", false);
+    ASSERT_EQ(r.result, StickyResult::kForwarded);
+    ASSERT_NE(r.peer, nullptr);
+    EXPECT_FALSE(r.set_cookie) << "the ready member issues the cookie";
+    EXPECT_TRUE(r.cookie.empty()) << "no session cookie to pass on";
+    ++picks[r.peer->id];
+  }
+  EXPECT_EQ(picks, (std::map<std::string, int>{{"pod-b", 100}, {"pod-c", 300}}));
+  // Invalid cookies and re-homed sessions are new sessions too.
+  EXPECT_EQ(Route(router, "DROVERID=%%%garbage", false).result, StickyResult::kForwarded);
+  EXPECT_EQ(Route(router, CookieValue(config_.member_hash, 7), false).result,
+            StickyResult::kForwarded);
+  EXPECT_EQ(Route(router, CookieValue(MemberHash("pod-gone"), 0), false).result,
+            StickyResult::kForwarded);
+  // Forwarded here already: placed here, even though this member drains.
+  StickyRoute landed = Route(router, "", true);
+  EXPECT_EQ(landed.result, StickyResult::kNew);
+  EXPECT_EQ(landed.peer, nullptr);
+  EXPECT_TRUE(landed.set_cookie);
+}
+
+// With no ready member anywhere a draining member places new sessions itself; a ready member
+// places them itself and forwards a draining member's sessions to it.
+TEST_F(RouterTest, DrainingEdgeCases) {
+  StickyRouter router(config_, *backends_);
+  router.SetMembers(*MemberTable::Parse(
+      "pod-a 127.0.0.1:9001 3 draining\npod-b 127.0.0.1:9002 1 draining\n", "t"));
+  EXPECT_EQ(Route(router, "", false).result, StickyResult::kNew);
+
+  router.SetMembers(
+      *MemberTable::Parse("pod-a 127.0.0.1:9001 3\npod-b 127.0.0.1:9002 1 draining\n", "t"));
+  EXPECT_EQ(Route(router, "", false).result, StickyResult::kNew);
+  StickyRoute to_b = Route(router, CookieValue(MemberHash("pod-b"), 0), false);
+  EXPECT_EQ(to_b.result, StickyResult::kForwarded);
+  ASSERT_NE(to_b.peer, nullptr);
+  EXPECT_EQ(to_b.peer->id, "pod-b");
+  EXPECT_FALSE(to_b.cookie.empty());
+
+  // Not listed in the table: not draining.
+  router.SetMembers(*MemberTable::Parse("pod-b 127.0.0.1:9002 1\n", "t"));
+  EXPECT_EQ(Route(router, "", false).result, StickyResult::kNew);
+}
+
+// Hash modes keep keys on a draining member's slots until it leaves the table.
+TEST_F(RouterTest, HashKeysStayOnDrainingMembers) {
+  config_ = *ParseStickyMode("query:sid");
+  config_.member_hash = MemberHash("pod-a");
+  config_.slots = 3;
+  StickyRouter router(config_, *backends_);
+  auto route_for = [&](int key) {
+    raw_ = "GET /?sid=k" + std::to_string(key) + " HTTP/1.1\r\nHost: a\r\n\r\n";
+    EXPECT_EQ(http::ParseRequestHead(raw_, {}, head_).status, http::ParseStatus::kComplete);
+    return router.Decide(head_, "127.0.0.1", false, 1000);
+  };
+  router.SetMembers(*MemberTable::Parse("pod-a 127.0.0.1:9001 3\npod-b 127.0.0.1:9002 3\n", "t"));
+  std::vector<std::string> before;
+  for (int k = 0; k < 200; ++k) {
+    StickyRoute r = route_for(k);
+    before.push_back(r.peer != nullptr ? r.peer->id : "here");
+  }
+  router.SetMembers(
+      *MemberTable::Parse("pod-a 127.0.0.1:9001 3\npod-b 127.0.0.1:9002 3 draining\n", "t"));
+  int on_b = 0;
+  for (int k = 0; k < 200; ++k) {
+    StickyRoute r = route_for(k);
+    EXPECT_EQ(r.peer != nullptr ? r.peer->id : "here", before[static_cast<size_t>(k)]) << k;
+    on_b += r.peer != nullptr ? 1 : 0;
+  }
+  EXPECT_GT(on_b, 0);
 }
 
 // Hash modes send the same key to the same slot every time, and requests without a key to the
