@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -93,6 +94,13 @@ absl::Status TransportError(std::string_view request, const std::exception& e) {
     }
     if (code == std::errc::operation_canceled) {
       return absl::CancelledError(absl::StrCat(AsAbsl(request), ": cancelled"));
+    }
+    // cpprestsdk's what() says where it failed ("Retrieving message chunk header"); the code
+    // says why ("Connection reset by peer"). Boost's end-of-file (misc category, value 2)
+    // reaches us as a generic code 2, which would read as ENOENT.
+    if (code) {
+      const std::string why = code.value() == ENOENT ? "connection closed" : code.message();
+      return absl::UnavailableError(absl::StrCat(AsAbsl(request), ": ", e.what(), " (", why, ")"));
     }
   }
   return absl::UnavailableError(absl::StrCat(AsAbsl(request), ": ", e.what()));
