@@ -81,6 +81,9 @@ class KubeClient {
  public:
   virtual ~KubeClient() = default;
   virtual absl::StatusOr<ListPage> List(const ListOptions& options) = 0;
+  // An error answer to the watch request itself (410, 403, 429...) comes either from Watch()
+  // or from the stream's first Next(), at the client's choice: the HTTP client returns at once
+  // and waits for the response head in Next(), where Cancel() can end the wait.
   virtual absl::StatusOr<std::unique_ptr<WatchStream>> Watch(const WatchOptions& options) = 0;
   // `path` may carry a query string. Returns the response body.
   virtual absl::StatusOr<std::string> Get(std::string_view path) = 0;

@@ -228,23 +228,59 @@ class TokenSource {
 
 // --- watch stream -----------------------------------------------------------------------------
 
+// The Retry-After header of a response, if it has a usable one.
+std::optional<absl::Duration> RetryAfterHeader(const http::http_response& response) {
+  const auto it = response.headers().find("Retry-After");
+  if (it == response.headers().end()) return std::nullopt;
+  return ParseRetryAfter(it->second);
+}
+
+// The status of a non-2xx answer.
+absl::Status ErrorStatus(const http::http_response& response, std::string_view request,
+                         std::string_view body) {
+  return StatusFromHttp(response.status_code(), request, body, RetryAfterHeader(response));
+}
+
+// A watch request in flight. The response head is awaited in the first Next(), not in
+// Watch(), so that Cancel() (the reflector's Stop()) also ends a wait for a head that is slow
+// to come: an API server queueing the request (API Priority and Fairness holds requests up to
+// a minute), or a proxy that holds headers back until the first event.
 class HttpWatchStream final : public WatchStream {
  public:
   HttpWatchStream(std::unique_ptr<http_client> client, pplx::cancellation_token_source cancel,
-                  http::http_response response, std::string request)
+                  pplx::task<http::http_response> pending, std::string request,
+                  KubeMetrics* metrics)
       : client_(std::move(client)),
         cancel_(std::move(cancel)),
-        response_(std::move(response)),
-        body_(response_.body().streambuf()),
+        pending_(std::move(pending)),
         request_(std::move(request)),
+        metrics_(metrics),
+        start_(absl::Now()),
         buffer_(kReadChunkBytes) {}
 
   ~HttpWatchStream() override {
-    // Closes the connection; otherwise it would stay open until the server's timeout.
-    cancel_.cancel();
+    try {
+      // Closes the connection; otherwise it would stay open until the server's timeout.
+      cancel_.cancel();
+      if (!head_awaited_) {
+        // pplx terminates the process when a task's exception is never looked at, and the
+        // cancelled request's task ends in one: look at it.
+        pending_.then([](const pplx::task<http::http_response>& t) {
+          try {
+            t.wait();
+          } catch (...) {  // observing it is the point
+          }
+        });
+      }
+    } catch (...) {  // a destructor must not throw; nothing is left to clean up
+    }
   }
 
   absl::StatusOr<WatchEvent> Next() override {
+    if (!opened_) {
+      absl::Status s = Open();
+      if (!s.ok()) return s;
+    }
     while (true) {
       if (cancelled_.load()) return absl::CancelledError(absl::StrCat(request_, ": cancelled"));
       if (std::optional<WatchEvent> event = decoder_.Pop()) return *std::move(event);
@@ -270,6 +306,37 @@ class HttpWatchStream final : public WatchStream {
   }
 
  private:
+  // Waits for the response head; a non-200 answer (410, 403, 429...) becomes the status that
+  // every later Next() returns too.
+  absl::Status Open() {
+    if (!open_error_.ok()) return open_error_;
+    int status = 0;
+    head_awaited_ = true;
+    try {
+      response_ = pending_.get();
+      status = response_.status_code();
+      if (metrics_ != nullptr) metrics_->ObserveRequest("watch", status, absl::Now() - start_);
+      if (status != http::status_codes::OK) {
+        const std::string body = response_.extract_utf8string(true).get();
+        open_error_ = ErrorStatus(response_, request_, body);
+        return open_error_;
+      }
+      body_ = response_.body().streambuf();
+      opened_ = true;
+      return absl::OkStatus();
+    } catch (const std::exception& e) {
+      open_error_ = TransportError(request_, e);
+    } catch (...) {
+      open_error_ = absl::UnavailableError(absl::StrCat(request_, ": unknown failure"));
+    }
+    if (status == 0 && metrics_ != nullptr) {
+      metrics_->ObserveRequest("watch", 0, absl::Now() - start_);
+    }
+    if (cancelled_.load())
+      open_error_ = absl::CancelledError(absl::StrCat(request_, ": cancelled"));
+    return open_error_;
+  }
+
   absl::Status Broken(const absl::Status& status) const {
     return {status.code(), absl::StrCat(request_, ": ", status.message())};
   }
@@ -292,9 +359,15 @@ class HttpWatchStream final : public WatchStream {
 
   std::unique_ptr<http_client> client_;
   pplx::cancellation_token_source cancel_;
+  pplx::task<http::http_response> pending_;
+  std::string request_;
+  KubeMetrics* metrics_;
+  absl::Time start_;
+  bool head_awaited_ = false;  // pending_.get() was called
+  bool opened_ = false;
+  absl::Status open_error_;
   http::http_response response_;
   concurrency::streams::streambuf<uint8_t> body_;
-  std::string request_;
   std::vector<uint8_t> buffer_;
   WatchDecoder decoder_;
   bool ended_ = false;
@@ -345,28 +418,19 @@ class HttpKubeClient final : public KubeClient {
       limit = absl::Seconds(seconds);
     }
     const std::string request = absl::StrCat("WATCH ", AsAbsl(options.path));
-    const absl::Time start = absl::Now();
     try {
       // A client of its own: cpprestsdk's timeout is per client, and this one must outlast
       // the watch's own timeout however quiet the watch is.
       auto client =
           std::make_unique<http_client>(base_, ClientConfig(limit + config_.watch_timeout_margin));
       pplx::cancellation_token_source cancel;
-      http::http_response response =
-          client->request(NewRequest(http::methods::GET, target), cancel.get_token()).get();
-      const int status = response.status_code();
-      Observe("watch", status, start);
-      if (status != http::status_codes::OK) {
-        const std::string body = response.extract_utf8string(true).get();
-        return Error(status, request, body, response);
-      }
+      pplx::task<http::http_response> pending =
+          client->request(NewRequest(http::methods::GET, target), cancel.get_token());
       return std::make_unique<HttpWatchStream>(std::move(client), std::move(cancel),
-                                               std::move(response), request);
+                                               std::move(pending), request, metrics_);
     } catch (const std::exception& e) {
-      Observe("watch", 0, start);
       return TransportError(request, e);
     } catch (...) {
-      Observe("watch", 0, start);
       return absl::UnavailableError(absl::StrCat(request, ": unknown failure"));
     }
   }
@@ -420,14 +484,6 @@ class HttpKubeClient final : public KubeClient {
     if (metrics_ != nullptr) metrics_->ObserveRequest(verb, status, absl::Now() - start);
   }
 
-  static absl::Status Error(int status, std::string_view request, std::string_view body,
-                            const http::http_response& response) {
-    std::optional<absl::Duration> retry_after;
-    const auto it = response.headers().find("Retry-After");
-    if (it != response.headers().end()) retry_after = ParseRetryAfter(it->second);
-    return StatusFromHttp(status, request, body, retry_after);
-  }
-
   // One request and its whole response body.
   absl::StatusOr<std::string> Do(std::string_view verb, const http::method& method,
                                  const std::string& target, const std::optional<Body>& body) {
@@ -446,7 +502,7 @@ class HttpKubeClient final : public KubeClient {
       std::string text = response.extract_utf8string(true).get();
       const int status = response.status_code();
       Observe(verb, status, start);
-      if (status < 200 || status > 299) return Error(status, request, text, response);
+      if (status < 200 || status > 299) return ErrorStatus(response, request, text);
       return text;
     } catch (const std::exception& e) {
       Observe(verb, 0, start);

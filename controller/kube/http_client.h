@@ -1,7 +1,9 @@
 // KubeClient over HTTP(S) with cpprestsdk (web::http::client). No cpprestsdk exception leaves
 // it: every failure is an absl::Status (status.h). Watches get their own connection and a
 // client-side limit of their own timeout plus a margin, never cpprestsdk's default 30 s, and
-// their body is read incrementally as it arrives. Bearer tokens from a file are re-read every
+// their body is read incrementally as it arrives. Watch() returns as soon as the request is
+// sent; the first Next() waits for the response head and returns its error (IsGone() for a
+// 410), so Cancel() can end that wait too. Bearer tokens from a file are re-read every
 // token_reload_interval (bound service-account tokens rotate).
 //
 //   prometheus::Registry registry;

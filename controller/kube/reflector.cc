@@ -139,6 +139,11 @@ void Reflector::Run() {
       case WatchOutcome::kFailed:
         RecordError(result.status);
         if (!Wait(DelayFor(result.status))) return;
+        // As client-go's ListAndWatch: after a failed watch, list afresh. The resourceVersion
+        // held may mean nothing to the server any more (a restored or replaced API server
+        // answers "Too large resource version" forever), and a list from scratch is always
+        // right; objects missing from it become deletes.
+        need_list = true;
         break;
     }
   }
@@ -226,6 +231,9 @@ Reflector::WatchResult Reflector::WatchOnce() {
         result = {WatchOutcome::kStopped, event.status(), result.events};
       } else if (absl::IsOutOfRange(event.status())) {
         result.outcome = WatchOutcome::kEnded;
+      } else if (IsGone(event.status())) {
+        // A client may report the answer to the watch request itself here (see client.h).
+        result = {WatchOutcome::kGone, event.status(), result.events};
       } else {
         result = {WatchOutcome::kFailed, event.status(), result.events};
       }

@@ -6,7 +6,7 @@
 //   watch from the list's resourceVersion, allowWatchBookmarks, timeoutSeconds random in
 //   [min_watch_timeout, max_watch_timeout]:
 //     ADDED/MODIFIED -> Upsert, DELETED -> Delete, BOOKMARK -> remember the resourceVersion
-//     ERROR 410 (Expired/Gone), or a 410 answer to the watch itself -> relist at once (after a
+//     ERROR 410 (Expired/Gone), or a 410 answer to the watch request -> relist at once (after a
 //       backoff when the watch from a fresh list is gone again before any event)
 //     ERROR with another code -> backoff, then watch again from the last resourceVersion
 //     clean end (timeoutSeconds reached) -> watch again at once from the last resourceVersion
@@ -69,12 +69,12 @@ struct ReflectorOptions {
 struct ReflectorState {
   std::string resource_version;  // the last one seen (list, event or bookmark)
   bool synced = false;           // the first list has been stored
-  bool watching = false;         // a watch stream is open
+  bool watching = false;         // a watch request is open (from its start to its end)
   std::string last_error;        // "" until something fails
   absl::Time last_error_time = absl::InfinitePast();
   int64_t lists = 0;    // lists stored
   int64_t relists = 0;  // lists stored after the first
-  int64_t watches = 0;  // watch streams opened
+  int64_t watches = 0;  // watch requests made
   int64_t events = 0;   // watch events received
 };
 

@@ -138,12 +138,48 @@ TEST(HttpClientTest, GoneIsIsGone) {
   EXPECT_THAT(list.message(), HasSubstr("continue parameter is too old"));
   EXPECT_THAT(list.message(), HasSubstr(absl::StrCat("GET ", kPods)));
 
+  // A watch's answer comes with its first Next(), and stays.
   WatchOptions watch;
   watch.path = kPods;
   watch.resource_version = "1";
   watch.timeout = absl::Seconds(10);
-  const absl::Status w = client->Watch(watch).status();
+  absl::StatusOr<std::unique_ptr<WatchStream>> stream = client->Watch(watch);
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  const absl::Status w = (*stream)->Next().status();
   EXPECT_TRUE(IsGone(w)) << w;
+  EXPECT_THAT(w.message(), HasSubstr(absl::StrCat("WATCH ", kPods)));
+  EXPECT_TRUE(IsGone((*stream)->Next().status()));
+}
+
+// Cancel() also ends the wait for a response head that does not come (a server queueing the
+// request, a proxy holding headers back).
+TEST(HttpClientTest, CancelEndsTheWaitForTheHead) {
+  FakeApiServer server([](FakeApiServer::Connection& c, const FakeApiServer::Request&) {
+    c.WaitPeerClosed(absl::Seconds(30));
+  });
+  prometheus::Registry registry;
+  KubeMetrics metrics(registry);
+  std::unique_ptr<KubeClient> client = MustClient(ConfigFor(server), &metrics);
+  WatchOptions options;
+  options.path = kPods;
+  options.timeout = absl::Seconds(60);
+  absl::StatusOr<std::unique_ptr<WatchStream>> stream = client->Watch(options);
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  ASSERT_TRUE(server.WaitForRequests(1, kWait));
+  absl::Notification returned;
+  absl::Status status;
+  std::thread reader([&] {
+    status = (*stream)->Next().status();
+    returned.Notify();
+  });
+  EXPECT_FALSE(returned.WaitForNotificationWithTimeout(absl::Milliseconds(100)));
+  (*stream)->Cancel();
+  EXPECT_TRUE(returned.WaitForNotificationWithTimeout(absl::Seconds(1)));
+  reader.join();
+  EXPECT_TRUE(absl::IsCancelled(status)) << status;
+  EXPECT_EQ(MetricValue(registry, "drover_controller_kube_requests_total",
+                        {{"verb", "watch"}, {"code", "error"}}),
+            1);
 }
 
 // A 429 is ResourceExhausted and carries Retry-After.
@@ -385,9 +421,8 @@ TEST(HttpClientTest, CancelEndsABlockedNext) {
     blocked = (*stream)->Next().status();
     returned.Notify();
   });
-  // Give the reader time to block; the assertion below holds either way.
-  absl::SleepFor(absl::Milliseconds(100));
-  EXPECT_FALSE(returned.HasBeenNotified());
+  // Give the reader time to block; the assertions below hold either way.
+  EXPECT_FALSE(returned.WaitForNotificationWithTimeout(absl::Milliseconds(100)));
   const absl::Time cancelled_at = absl::Now();
   (*stream)->Cancel();
   ASSERT_TRUE(returned.WaitForNotificationWithTimeout(kWait));
@@ -397,11 +432,28 @@ TEST(HttpClientTest, CancelEndsABlockedNext) {
 
   absl::StatusOr<std::unique_ptr<WatchStream>> second = client->Watch(options);
   ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_TRUE((*second)->Next().ok());
   second->reset();
-  ASSERT_TRUE(server.WaitForRequests(2, kWait));
   const absl::Time deadline = absl::Now() + kWait;
   while (peer_closed.load() < 2 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
   EXPECT_EQ(peer_closed.load(), 2);
+}
+
+// A stream dropped before its first Next() cancels its request quietly (pplx would terminate
+// the process over the cancelled task's unobserved exception).
+TEST(HttpClientTest, DroppingAnUnopenedWatchIsSafe) {
+  FakeApiServer server([](FakeApiServer::Connection& c, const FakeApiServer::Request&) {
+    c.Write(HttpResponse(200, "{}"));
+  });
+  std::unique_ptr<KubeClient> client = MustClient(ConfigFor(server));
+  WatchOptions options;
+  options.path = kPods;
+  options.timeout = absl::Seconds(60);
+  for (int i = 0; i < 20; ++i) {
+    absl::StatusOr<std::unique_ptr<WatchStream>> stream = client->Watch(options);
+    ASSERT_TRUE(stream.ok()) << stream.status();
+  }
+  EXPECT_TRUE(client->Get("/after").ok());
 }
 
 // The client-side limit of a watch is its own timeout plus the margin: a watch silent past

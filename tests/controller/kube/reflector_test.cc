@@ -394,6 +394,20 @@ TEST_F(ReflectorTest, Watch410StatusRelists) {
   EXPECT_THAT(sleeps(), IsEmpty());
 }
 
+// The HTTP client reports the answer to the watch request from the first Next(): a 410 there
+// relists too, and a 429 there waits its Retry-After.
+TEST_F(ReflectorTest, AnswerInTheFirstNext) {
+  client_.AddList(Page("10", {PodJson("a", "1")}));
+  client_.AddWatch({.steps = {StatusFromHttp(429, "WATCH /x", "", absl::Seconds(4))}});
+  client_.AddWatch({.steps = {Gone()}});
+  client_.AddList(Page("30", {}));
+  RunScript();
+  EXPECT_EQ(client_.list_calls().size(), 2u);
+  EXPECT_EQ(store_.size(), 0u);
+  EXPECT_THAT(sleeps(), ElementsAre(absl::Seconds(4)));
+  EXPECT_EQ(reflector_->state().relists, 1);
+}
+
 // A watch that is gone again right after a fresh list backs off before the next relist.
 TEST_F(ReflectorTest, RepeatedGoneBacksOff) {
   client_.AddList(Page("10", {}));
