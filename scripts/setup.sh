@@ -11,7 +11,7 @@ packages=(
   nodejs
   wrk haproxy nginx-light prometheus
   unzip
-  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   buildah debootstrap
 )
 
