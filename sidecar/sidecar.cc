@@ -175,9 +175,9 @@ absl::Status Sidecar::Init() {
   }
 
   for (int i = 0; i < config.threads; ++i) {
-    auto loop = proxy::Worker::Create(config, *backends_, &open_connections_,
-                                      listen_fds[static_cast<size_t>(i)],
-                                      peer_listen_fds[static_cast<size_t>(i)], i);
+    auto loop = proxy::LoopThread::Create(config, *backends_, &open_connections_,
+                                          listen_fds[static_cast<size_t>(i)],
+                                          peer_listen_fds[static_cast<size_t>(i)], i);
     if (!loop.ok()) {
       close_unowned();
       return {loop.status().code(),

@@ -37,7 +37,7 @@
 #include "sidecar/membership/source.h"
 #include "sidecar/metrics/stats.h"
 #include "sidecar/proxy/config.h"
-#include "sidecar/proxy/worker.h"
+#include "sidecar/proxy/loop_thread.h"
 #include "sidecar/sticky/members.h"
 #include "sidecar/supervisor/supervisor.h"
 
@@ -100,7 +100,7 @@ class Sidecar {
   std::unique_ptr<balance::BackendSet> backends_;
   std::atomic<int64_t> open_connections_{0};
   std::atomic<bool> draining_{false};
-  std::vector<std::unique_ptr<proxy::Worker>> loops_;
+  std::vector<std::unique_ptr<proxy::LoopThread>> loops_;
   std::vector<const metrics::ThreadStats*> thread_stats_;
   std::vector<std::thread> loop_threads_;
   std::unique_ptr<balance::HealthChecker> health_;

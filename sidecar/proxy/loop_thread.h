@@ -1,13 +1,15 @@
 // One event-loop thread of the proxy: its listener (SO_REUSEPORT), its client sessions, its
 // pools of kept-alive backend connections, its balancer and its statistics. Nothing here is
-// shared with another worker except the immutable config, the backend list with its atomic
-// health flags, and the global connection count checked at accept.
+// shared with another loop thread except the immutable config, the backend list with its atomic
+// health flags, and the global connection count checked at accept. ("Worker" is an app process,
+// sidecar/supervisor/; this is a thread of the proxy.)
 //
-//   auto worker = Worker::Create(config, backends, &open_connections, listen_fd, /*index=*/0);
-//   std::thread t([&] { (*worker)->Run(); });
-//   (*worker)->Stop();  // from any thread
-#ifndef DROVER_SIDECAR_PROXY_WORKER_H_
-#define DROVER_SIDECAR_PROXY_WORKER_H_
+//   auto thread = LoopThread::Create(config, backends, &open_connections, listen_fd,
+//                                    /*peer_listen_fd=*/-1, /*index=*/0);
+//   std::thread t([&] { (*thread)->Run(); });
+//   (*thread)->Stop();  // from any thread
+#ifndef DROVER_SIDECAR_PROXY_LOOP_THREAD_H_
+#define DROVER_SIDECAR_PROXY_LOOP_THREAD_H_
 
 #include <atomic>
 #include <memory>
@@ -29,20 +31,20 @@ namespace drover::proxy {
 class Session;
 class UpstreamConnection;
 
-class Worker : public net::EventHandler {
+class LoopThread : public net::EventHandler {
  public:
-  static absl::StatusOr<std::unique_ptr<Worker>> Create(const ProxyConfig& config,
-                                                        const balance::BackendSet& backends,
-                                                        std::atomic<int64_t>* open_connections,
-                                                        int listen_fd, int peer_listen_fd,
-                                                        int index);
-  ~Worker() override;
+  static absl::StatusOr<std::unique_ptr<LoopThread>> Create(const ProxyConfig& config,
+                                                            const balance::BackendSet& backends,
+                                                            std::atomic<int64_t>* open_connections,
+                                                            int listen_fd, int peer_listen_fd,
+                                                            int index);
+  ~LoopThread() override;
 
   void Run() { loop_->Run(); }
   void Stop() { loop_->Stop(); }
   // Thread-safe. Stops accepting, closes idle keep-alive connections, and makes every
   // response from now on close its connection, so in-flight requests finish and nothing new
-  // starts. stats().active_connections() falls to zero when this worker is done.
+  // starts. stats().active_connections() falls to zero when this thread is done.
   void BeginDrain();
   // Thread-safe: the member table (other sidecars) sticky sessions route to from now on.
   void SetMembers(std::shared_ptr<const sticky::MemberTable> members);
@@ -55,21 +57,20 @@ class Worker : public net::EventHandler {
  private:
   friend class Session;
   friend class UpstreamConnection;
-  Worker(const ProxyConfig& config, const balance::BackendSet& backends,
-         std::atomic<int64_t>* open_connections, int listen_fd, int peer_listen_fd, int index,
-         std::unique_ptr<net::EventLoop> loop);
+  LoopThread(const ProxyConfig& config, const balance::BackendSet& backends,
+             std::atomic<int64_t>* open_connections, int listen_fd, int peer_listen_fd, int index,
+             std::unique_ptr<net::EventLoop> loop);
   // The peer listener: requests other members' sidecars forward here.
   class PeerListener : public net::EventHandler {
    public:
-    explicit PeerListener(Worker* worker) : worker_(worker) {}
-    void OnEvents(uint32_t /*events*/) override { worker_->Accept(worker_->peer_listen_fd_, true); }
+    explicit PeerListener(LoopThread* thread) : thread_(thread) {}
+    void OnEvents(uint32_t /*events*/) override { thread_->Accept(thread_->peer_listen_fd_, true); }
 
    private:
-    Worker* worker_;
+    LoopThread* thread_;
   };
   void Accept(int listen_fd, bool from_peer);
 
-  // A kept-alive connection to `backend`, or nullptr.
   // A kept-alive connection to `backend` at `target`, or nullptr. Connections to an older
   // target (a replaced worker process) are closed on the way.
   UpstreamConnection* TakePooled(size_t backend, uint64_t target);
@@ -107,4 +108,4 @@ class Worker : public net::EventHandler {
 
 }  // namespace drover::proxy
 
-#endif  // DROVER_SIDECAR_PROXY_WORKER_H_
+#endif  // DROVER_SIDECAR_PROXY_LOOP_THREAD_H_

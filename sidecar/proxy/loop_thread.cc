@@ -1,4 +1,4 @@
-#include "sidecar/proxy/worker.h"
+#include "sidecar/proxy/loop_thread.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,26 +17,24 @@ size_t BlockSize(const ProxyConfig& config) {
 }
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const ProxyConfig& config,
-                                                       const balance::BackendSet& backends,
-                                                       std::atomic<int64_t>* open_connections,
-                                                       int listen_fd, int peer_listen_fd,
-                                                       int index) {
+absl::StatusOr<std::unique_ptr<LoopThread>> LoopThread::Create(
+    const ProxyConfig& config, const balance::BackendSet& backends,
+    std::atomic<int64_t>* open_connections, int listen_fd, int peer_listen_fd, int index) {
   absl::StatusOr<std::unique_ptr<net::EventLoop>> loop = net::EventLoop::Create();
   if (!loop.ok()) return loop.status();
-  std::unique_ptr<Worker> worker(new Worker(config, backends, open_connections, listen_fd,
-                                            peer_listen_fd, index, std::move(*loop)));
-  if (absl::Status s = worker->loop_->AddListener(listen_fd, worker.get()); !s.ok()) return s;
+  std::unique_ptr<LoopThread> thread(new LoopThread(config, backends, open_connections, listen_fd,
+                                                    peer_listen_fd, index, std::move(*loop)));
+  if (absl::Status s = thread->loop_->AddListener(listen_fd, thread.get()); !s.ok()) return s;
   if (peer_listen_fd >= 0) {
-    absl::Status s = worker->loop_->AddListener(peer_listen_fd, &worker->peer_listener_);
+    absl::Status s = thread->loop_->AddListener(peer_listen_fd, &thread->peer_listener_);
     if (!s.ok()) return s;
   }
-  return worker;
+  return thread;
 }
 
-Worker::Worker(const ProxyConfig& config, const balance::BackendSet& backends,
-               std::atomic<int64_t>* open_connections, int listen_fd, int peer_listen_fd, int index,
-               std::unique_ptr<net::EventLoop> loop)
+LoopThread::LoopThread(const ProxyConfig& config, const balance::BackendSet& backends,
+                       std::atomic<int64_t>* open_connections, int listen_fd, int peer_listen_fd,
+                       int index, std::unique_ptr<net::EventLoop> loop)
     : config_(config),
       backends_(backends),
       open_connections_(open_connections),
@@ -62,7 +60,7 @@ Worker::Worker(const ProxyConfig& config, const balance::BackendSet& backends,
   }
 }
 
-Worker::~Worker() {
+LoopThread::~LoopThread() {
   // Sessions and pooled connections close their sockets; the loop frees them.
   std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
   for (Session* s : sessions) s->Close();
@@ -78,16 +76,16 @@ Worker::~Worker() {
   }
 }
 
-void Worker::OnEvents(uint32_t /*events*/) { Accept(listen_fd_, false); }
+void LoopThread::OnEvents(uint32_t /*events*/) { Accept(listen_fd_, false); }
 
-void Worker::SetMembers(std::shared_ptr<const sticky::MemberTable> members) {
+void LoopThread::SetMembers(std::shared_ptr<const sticky::MemberTable> members) {
   loop_->Post([this, members = std::move(members)]() mutable {
     members_ = members;
     router_->SetMembers(std::move(members));
   });
 }
 
-void Worker::Accept(int listen_fd, bool from_peer) {
+void LoopThread::Accept(int listen_fd, bool from_peer) {
   // Level-triggered listener: take a bounded batch, the rest wakes us again.
   for (int i = 0; i < 64; ++i) {
     sockaddr_storage peer{};
@@ -113,7 +111,7 @@ void Worker::Accept(int listen_fd, bool from_peer) {
   }
 }
 
-void Worker::BeginDrain() {
+void LoopThread::BeginDrain() {
   loop_->Post([this] {
     if (draining_) return;
     draining_ = true;
@@ -130,34 +128,9 @@ void Worker::BeginDrain() {
   });
 }
 
-void Worker::SessionClosed(Session* session) {
+void LoopThread::SessionClosed(Session* session) {
   sessions_.erase(session);
   loop_->DeleteLater(std::unique_ptr<net::EventHandler>(session));
-}
-
-UpstreamConnection* Worker::TakePooled(size_t backend, uint64_t target) {
-  std::vector<UpstreamConnection*>& pool = pools_[backend];
-  while (!pool.empty()) {
-    UpstreamConnection* connection = pool.back();
-    pool.pop_back();
-    if (connection->target_ == target) {
-      connection->timer_.Cancel();
-      return connection;
-    }
-    connection->Destroy();
-  }
-  return nullptr;
-}
-
-void Worker::ReturnToPool(UpstreamConnection* connection) {
-  pools_[connection->backend_].push_back(connection);
-  pool_timers_.Arm(connection->timer_, loop_->now_ms());
-}
-
-void Worker::ForgetPooled(UpstreamConnection* connection) {
-  std::vector<UpstreamConnection*>& pool = pools_[connection->backend_];
-  auto it = std::find(pool.begin(), pool.end(), connection);
-  if (it != pool.end()) pool.erase(it);
 }
 
 }  // namespace drover::proxy
