@@ -198,7 +198,7 @@ TEST(MemberTableTest, FromMembersEqualsParse) {
 
 // FromMembers refuses what Parse refuses, naming the source and the member.
 TEST(MemberTableTest, FromMembersValidates) {
-  auto member = [](std::string id, std::string address, int slots) {
+  auto member = [](std::string id, const std::string& address, int slots) {
     Member m;
     m.id = std::move(id);
     m.peer_address = *net::SocketAddress::Parse(address);
