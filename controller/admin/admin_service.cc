@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <exception>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "absl/random/random.h"
@@ -272,7 +273,9 @@ grpc::Status AdminService::Scale(grpc::ServerContext* context,
   if (request->replicas() < 0) {
     return {grpc::StatusCode::INVALID_ARGUMENT, "replicas must be 0 or more"};
   }
-  std::string ns = request->namespace_().empty() ? context_.namespace_name : request->namespace_();
+  absl::StatusOr<std::string> watched = Namespace(request->namespace_());
+  if (!watched.ok()) return ToGrpc(watched.status());
+  const std::string& ns = *watched;
   absl::StatusOr<std::string> path = WorkloadPath(ns, request->kind(), request->name());
   if (!path.ok()) return ToGrpc(path.status());
   absl::StatusOr<std::string> body = context_.kube->Patch(
@@ -295,7 +298,9 @@ grpc::Status AdminService::GetScale(grpc::ServerContext* context,
                                     const drover::v1::GetScaleRequest* request,
                                     drover::v1::ScaleReply* reply) {
   if (grpc::Status s = Authorize(context, context_.admin_token); !s.ok()) return s;
-  std::string ns = request->namespace_().empty() ? context_.namespace_name : request->namespace_();
+  absl::StatusOr<std::string> watched = Namespace(request->namespace_());
+  if (!watched.ok()) return ToGrpc(watched.status());
+  const std::string& ns = *watched;
   absl::StatusOr<std::string> path = WorkloadPath(ns, request->kind(), request->name());
   if (!path.ok()) return ToGrpc(path.status());
   absl::StatusOr<std::string> body = context_.kube->Get(*path);
@@ -468,7 +473,9 @@ grpc::Status AdminService::RestartWorkers(grpc::ServerContext* context,
   uint32_t done = 0;
   const auto total = static_cast<uint32_t>(targets.size());
   for (const std::string& member : targets) {
+    std::optional<ReloadProgress> last;  // the member's latest progress, wherever it came from
     auto emit = [&](const ReloadProgress& progress) {
+      last = progress;
       drover::v1::RestartProgress out;
       out.set_member(member);
       *out.mutable_reload() = progress;
@@ -519,12 +526,9 @@ grpc::Status AdminService::RestartWorkers(grpc::ServerContext* context,
     }
     if (!result.ok()) return ToGrpc(result);
     ++done;
-    ReloadProgress finished;
+    // The member's own last report, now counted as done: whichever replica relayed it.
+    ReloadProgress finished = last.value_or(ReloadProgress());
     finished.set_phase(ReloadProgress::SUCCEEDED);
-    if (std::optional<push::SubscriberInfo> info = context_.membership->FindSubscriber(pod);
-        info && info->report && info->report->has_reload()) {
-      finished = info->report->reload();
-    }
     if (!emit(finished)) return {grpc::StatusCode::CANCELLED, "the client went away"};
   }
   return grpc::Status::OK;

@@ -103,6 +103,12 @@ absl::Duration Reflector::DelayFor(const absl::Status& status) {
   return backoff_.Next(Now());
 }
 
+bool Reflector::RetryWatch(const WatchResult& result) {
+  std::optional<int> http = HttpStatusOf(result.status);
+  if (http) return *http == 429;
+  return result.events == 0;  // no connection, or reset before anything came
+}
+
 void Reflector::Run() {
   bool need_list = true;
   int gone_in_a_row = 0;  // watches gone (410) with no event since the last one that had any
@@ -139,11 +145,12 @@ void Reflector::Run() {
       case WatchOutcome::kFailed:
         RecordError(result.status);
         if (!Wait(DelayFor(result.status))) return;
-        // As client-go's ListAndWatch: after a failed watch, list afresh. The resourceVersion
-        // held may mean nothing to the server any more (a restored or replaced API server
-        // answers "Too large resource version" forever), and a list from scratch is always
-        // right; objects missing from it become deletes.
-        need_list = true;
+        // As client-go's reflector: a watch that could not start for want of a connection, or
+        // was told 429, is tried again; any other failure (an HTTP error such as a restored
+        // API server's "Too large resource version", an ERROR event, a stream broken after
+        // events) lists afresh, since the resourceVersion held may mean nothing to the server
+        // any more. Objects missing from the new list become deletes.
+        if (!RetryWatch(result)) need_list = true;
         break;
     }
   }

@@ -106,6 +106,8 @@ class Reflector {
   };
 
   void Run();
+  // Whether a failed watch is tried again as it was (else the reflector lists afresh).
+  static bool RetryWatch(const WatchResult& result);
   absl::Status ListAll();
   WatchResult WatchOnce();
   // The ADDED/MODIFIED/DELETED/BOOKMARK events; false for ERROR, with its status in `error`.

@@ -456,17 +456,40 @@ TEST_F(ReflectorTest, EmptyInstantWatchBacksOff) {
   EXPECT_EQ(client_.watch_calls().size(), 2u);
 }
 
-// An ERROR event with another code: back off, then watch again from the same place (no list).
-TEST_F(ReflectorTest, OtherErrorEventBacksOffAndRewatches) {
+// An ERROR event with another code: back off, then list afresh, as client-go's reflector does
+// after any watch error but a 410 (which relists at once) or a refused connection / 429 (which
+// watch again).
+TEST_F(ReflectorTest, OtherErrorEventBacksOffAndRelists) {
   client_.AddList(Page("10", {}));
+  client_.AddList(Page("12", {}));
   client_.AddWatch({.steps = {Event(WatchEventType::kAdded, PodJson("x", "11")),
                               ErrorEvent(500, "InternalError")}});
   RunScript();
   EXPECT_THAT(sleeps(), ElementsAre(absl::Milliseconds(800)));
-  ASSERT_EQ(client_.watch_calls().size(), 2u);
-  EXPECT_EQ(client_.watch_calls()[1].resource_version, "11");
-  EXPECT_EQ(client_.list_calls().size(), 1u);
+  EXPECT_EQ(client_.list_calls().size(), 2u);
   EXPECT_THAT(reflector_->state().last_error, HasSubstr("scripted"));
+}
+
+// A watch that cannot connect is tried again from the same resourceVersion, without a list.
+TEST_F(ReflectorTest, RefusedWatchRewatches) {
+  client_.AddList(Page("10", {}));
+  client_.AddWatch({.open_error = absl::UnavailableError("connection refused")});
+  client_.AddWatch({.steps = {Event(WatchEventType::kAdded, PodJson("x", "11"))}});
+  RunScript();
+  ASSERT_GE(client_.watch_calls().size(), 2u);
+  EXPECT_EQ(client_.watch_calls()[1].resource_version, "10");
+  EXPECT_EQ(client_.list_calls().size(), 1u);
+}
+
+// A watch answered with an HTTP error (a replaced API server's "Too large resource version")
+// lists afresh instead of asking for the same resourceVersion forever.
+TEST_F(ReflectorTest, HttpErrorOnWatchRelists) {
+  client_.AddList(Page("43", {}));
+  client_.AddList(Page("8", {}));
+  client_.AddWatch({.open_error = StatusFromHttp(504, "WATCH /x", "Too large resource version")});
+  RunScript();
+  EXPECT_EQ(client_.list_calls().size(), 2u);
+  EXPECT_EQ(reflector_->state().resource_version, "8");
 }
 
 // Failed lists and broken streams back off 800 ms doubling; two healthy minutes reset it.
@@ -475,8 +498,11 @@ TEST_F(ReflectorTest, BackoffGrowsAndResets) {
   client_.AddList(Page("10", {}));
   client_.AddWatch({.steps = {Event(WatchEventType::kAdded, PodJson("x", "11")), absl::Minutes(3),
                               absl::UnavailableError("stream reset")}});
+  // A stream broken after events lists afresh.
+  client_.AddList(Page("11", {}));
   client_.AddWatch({.steps = {Event(WatchEventType::kAdded, PodJson("y", "12")),
                               absl::UnavailableError("stream reset")}});
+  client_.AddList(Page("12", {}));
   RunScript();
   EXPECT_THAT(sleeps(), ElementsAre(absl::Milliseconds(800), absl::Milliseconds(1600),
                                     absl::Milliseconds(3200), absl::Milliseconds(6400),
