@@ -85,7 +85,8 @@ ABSL_FLAG(std::string, trusted_proxies, "",
 ABSL_FLAG(std::string, member_id, "",
           "This sidecar's member id in the member table; default $POD_NAME, else the host name.");
 ABSL_FLAG(std::string, peers, "",
-          "Member table file (lines 'ID HOST:PORT SLOTS'), reloaded when it changes: sessions "
+          "Member table file (lines 'ID HOST:PORT SLOTS [ready|draining]'), reloaded when it "
+          "changes: sessions "
           "of other members are forwarded to their peer listener.");
 ABSL_FLAG(std::string, peer_listen, "",
           "Listener for requests other members forward here (never forwarded again).");
