@@ -8,9 +8,13 @@
 //     ADDED/MODIFIED -> Upsert, DELETED -> Delete, BOOKMARK -> remember the resourceVersion
 //     ERROR 410 (Expired/Gone), or a 410 answer to the watch request -> relist at once (after a
 //       backoff when the watch from a fresh list is gone again before any event)
-//     ERROR with another code -> backoff, then watch again from the last resourceVersion
 //     clean end (timeoutSeconds reached) -> watch again at once from the last resourceVersion
-//     broken stream, failed watch or list -> backoff, then watch (or list) again
+//     no connection, a stream lost before any event, or a 429 -> backoff, then watch again
+//       from the last resourceVersion
+//     any other failure (ERROR with another code, an HTTP error answer such as a restored API
+//       server's "Too large resource version", a stream broken after events) -> backoff, then
+//       list afresh, as client-go does: the resourceVersion held may mean nothing any more
+//     failed list -> backoff, then list again
 //   backoff: 800 ms doubling to 30 s with jitter, reset after 2 minutes without a failure; a
 //   429 (or 5xx) with Retry-After waits what it asks instead.
 //

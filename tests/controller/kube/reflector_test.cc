@@ -528,7 +528,7 @@ TEST_F(ReflectorTest, RetryAfterIsHonoured) {
   RunScript();
   EXPECT_THAT(sleeps(), ElementsAre(absl::Seconds(7), absl::Seconds(3)));
   EXPECT_EQ(client_.list_calls().size(), 2u);
-  EXPECT_EQ(client_.watch_calls().size(), 2u);
+  ASSERT_EQ(client_.watch_calls().size(), 2u);
   EXPECT_EQ(client_.watch_calls()[1].resource_version, "10");
 }
 
