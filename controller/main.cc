@@ -9,6 +9,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/cli.h"
 #include "controller/controller.h"
@@ -67,6 +68,10 @@ constexpr char kProgram[] = "drover-controller";
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian builds Abseil without NDEBUG, which keeps a global lock graph on every absl::Mutex
+  // lock (measured: 543 ns per nested lock pair, 192 ns without; -19% controller instructions
+  // per push). Lock order is reviewed and tested, not checked at run time.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   // Before any thread exists, so every thread inherits the mask and sigwait() sees them.
   sigset_t signals;
   sigemptyset(&signals);

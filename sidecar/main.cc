@@ -23,6 +23,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/cli.h"
 #include "sidecar/balance/balancer.h"
@@ -437,6 +438,10 @@ std::unique_ptr<drover::membership::MembershipSource> MakeMembershipSource(
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian builds Abseil without NDEBUG, which keeps a global lock graph on every absl::Mutex
+  // lock (measured: 543 ns per nested lock pair, 192 ns without; -19% controller instructions
+  // per push). Lock order is reviewed and tested, not checked at run time.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   // Before any thread exists, so every thread inherits the mask (see sidecar.h).
   drover::BlockHandledSignals();
   absl::SetProgramUsageMessage(
