@@ -60,6 +60,7 @@ image_require() {
 # "URI SUITE" lines for the Debian suites apt is configured with (main component), read through
 # apt itself so that deb822 .sources and one-line .list files are both understood.
 image_apt_suites() {
+  # shellcheck disable=SC2016 # apt's own $(FIELD) placeholders
   apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT) $(IDENTIFIER)' 2>/dev/null |
     awk -v s="$image_suite" '$3 == "main" && $4 == "Packages" &&
       ($2 == s || $2 == s "-updates" || $2 == s "-security") { print $1, $2 }' | sort -u

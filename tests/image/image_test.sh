@@ -7,7 +7,7 @@
 #     (ldd) and `--help` exits 0;
 #   - drover-sidecar, run inside the image (buildah run: the image's own rootfs and libraries,
 #     the host's network, so 127.0.0.1 is shared), proxies a real HTTP request to a backend
-#     on 127.0.0.1 and answers its admin /healthz;
+#     on 127.0.0.1, answers its admin /healthz, and exits 0 on SIGTERM;
 #   - the image size, printed, is below DROVER_IMAGE_MAX_MB (default 200).
 #
 # Usage:
@@ -17,7 +17,8 @@
 # A missing buildah is a failure: scripts/setup.sh installs it.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-# shellcheck source=../../scripts/image.sh
+# shellcheck source-path=SCRIPTDIR/../..
+# shellcheck source=scripts/image.sh
 source "$here/../../scripts/image.sh"
 
 max_mb="${DROVER_IMAGE_MAX_MB:-200}"
@@ -41,14 +42,19 @@ tag="localhost/drover-test:$$-${RANDOM}"
 ctr=""
 work="$(mktemp -d)"
 pids=()
-# Stops a process this test started, and what it started in turn: SIGTERM first (buildah run
-# passes it on to the process in the image), SIGKILL to whatever is left after 10 s.
-stop_tree() {
-  local pid=$1 tree=() child
-  tree=("$pid")
+# A process and its descendants, one pid a line.
+tree_of() {
+  local tree=("$1") child i
   for ((i = 0; i < ${#tree[@]}; i++)); do
     for child in $(ps -o pid= --ppid "${tree[i]}" 2>/dev/null); do tree+=("$child"); done
   done
+  printf '%s\n' "${tree[@]}"
+}
+# Stops a process this test started, and what it started in turn: SIGTERM first, SIGKILL to
+# whatever is left after 10 s.
+stop_tree() {
+  local pid=$1 tree=() child
+  mapfile -t tree < <(tree_of "$pid")
   kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   for child in "${tree[@]}"; do kill -KILL "$child" 2>/dev/null || true; done
@@ -109,7 +115,7 @@ if printf '%s\n' "${names[@]}" | grep -qx drover-sidecar; then
   backend_port="$(head -n 1 "$work/backend.out")"
   [[ "$backend_port" =~ ^[0-9]+$ ]] || fail "the backend did not start: $(cat "$work/backend.out")"
   "${image_buildah_cmd[@]}" run --isolation chroot --network host "$ctr" -- \
-    drover-sidecar --listen=127.0.0.1:0 --admin=127.0.0.1:0 --threads=1 \
+    drover-sidecar --listen=127.0.0.1:0 --admin=127.0.0.1:0 --threads=1 --drain-delay=0 \
     --backends="127.0.0.1:$backend_port" >"$work/sidecar.log" 2>&1 &
   sidecar=$!
   pids+=("$sidecar")
@@ -121,10 +127,10 @@ if printf '%s\n' "${names[@]}" | grep -qx drover-sidecar; then
     kill -0 "$sidecar" 2>/dev/null || break
     sleep 0.1
   done
-  [ -n "$port" ] && [ -n "$admin" ] || {
+  if [ -z "$port" ] || [ -z "$admin" ]; then
     cat "$work/sidecar.log" >&2
     fail "drover-sidecar in the image did not report its listeners"
-  }
+  fi
   body="$(curl -sS --max-time 10 "http://127.0.0.1:$port/through-the-image?x=1")" ||
     fail "no answer from the sidecar on 127.0.0.1:$port"
   echo "image_test: proxied answer: $body"
@@ -133,10 +139,23 @@ if printf '%s\n' "${names[@]}" | grep -qx drover-sidecar; then
   code="$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$admin/healthz")"
   [ "$code" = 200 ] || fail "admin /healthz answered $code"
   echo "image_test: admin /healthz: 200"
-  stop_tree "$sidecar"
+  # SIGTERM to the sidecar itself, as a pod deletion sends it (buildah run, when it gets one,
+  # ends its process with SIGKILL instead): it drains, exits 0, and buildah run with it.
+  sidecar_pid=""
+  for p in $(tree_of "$sidecar"); do
+    if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = drover-sidecar ]; then sidecar_pid=$p; fi
+  done
+  [ -n "$sidecar_pid" ] || fail "no drover-sidecar process under buildah run (pid $sidecar)"
+  kill -TERM "$sidecar_pid"
+  for _ in $(seq 150); do kill -0 "$sidecar" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$sidecar" 2>/dev/null && fail "drover-sidecar still runs 15 s after SIGTERM"
+  status=0
+  wait "$sidecar" || status=$?
   pids=("${pids[@]/$sidecar/}")
-  echo "image_test: sidecar stopped; its log:"
+  echo "image_test: sidecar's log:"
   sed 's/^/  /' "$work/sidecar.log"
+  [ "$status" -eq 0 ] || fail "drover-sidecar exited with status $status after SIGTERM"
+  echo "image_test: SIGTERM: drover-sidecar drained and exited 0"
 fi
 
 step "size"
