@@ -155,6 +155,7 @@ test('the controller container: command, flags, env and token files', async () =
     '--peer-port=8081',
     '--admin-token-file=/var/run/drover/admin/token',
     '--sidecar-token-file=/var/run/drover/sidecar/token',
+    '--replica-selector=app.kubernetes.io/name=drover,app.kubernetes.io/instance=drover',
   ]);
   const env = Object.fromEntries(c.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
   assert.equal(env.POD_NAMESPACE, 'metadata.namespace');
@@ -171,6 +172,8 @@ test('the controller container: command, flags, env and token files', async () =
   // The controller's own pods must not be members: they do not match its selector.
   const selector = flag(c.args, 'selector');
   assert.equal(selectorMatches(selector, deploy.spec.template.metadata.labels), false);
+  // ...while the replicas find each other by theirs.
+  assert.equal(selectorMatches(flag(c.args, 'replica-selector'), deploy.spec.template.metadata.labels), true);
 });
 
 // 2 replicas spread over nodes, probes on /healthz and /readyz of the HTTP port, resources
