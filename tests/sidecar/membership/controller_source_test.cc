@@ -189,7 +189,11 @@ TEST(ControllerSource, FailsOverBetweenControllers) {
   second.service->Publish(m2);
   std::string v2 = second.service->LatestTables().at("web")->version_hex;
   ASSERT_TRUE(WaitUntil([&] { return applied.Version() == v2; }));
-  EXPECT_EQ(second.service->FindSubscriber("shop/a")->applied_version, v2);
+  // The ACK follows the apply: wait for the controller to have it.
+  EXPECT_TRUE(WaitUntil([&] {
+    std::optional<push::SubscriberInfo> info = second.service->FindSubscriber("shop/a");
+    return info && info->applied_version == v2;
+  }));
   source->Stop();
 }
 
