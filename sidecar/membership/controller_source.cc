@@ -183,7 +183,6 @@ void ControllerSource::Run() {
   absl::BitGen rng;
   absl::Duration backoff = options_.backoff_initial;
   size_t next = 0;
-  std::string last_logged;
   while (true) {
     {
       absl::MutexLock lock(&mu_);
@@ -320,13 +319,13 @@ bool ControllerSource::RunStream(const std::string& target) {
     active_ = nullptr;
     if (stop_) return healthy;
   }
-  std::fprintf(stderr,
-               "drover-sidecar: controller %s: stream ended (%s%s%s); keeping member "
-               "table %s\n",
-               target.c_str(), status.ok() ? "OK" : "code ",
-               status.ok() ? "" : std::to_string(status.error_code()).c_str(),
-               status.ok() ? "" : (": " + status.error_message()).c_str(),
-               held_version_.empty() ? "(none yet)" : held_version_.c_str());
+  std::string line = absl::StrCat(
+      "drover-sidecar: controller ", target, ": stream ended (",
+      status.ok() ? "OK" : absl::StrCat("code ", status.error_code(), ": ", status.error_message()),
+      "); keeping member table ", held_version_.empty() ? "(none yet)" : held_version_);
+  // A controller that stays down is said once, not on every retry; a change is said again.
+  if (healthy || line != last_logged_) std::fprintf(stderr, "%s\n", line.c_str());
+  last_logged_ = healthy ? "" : line;
   return healthy;
 }
 

@@ -98,6 +98,7 @@ class ControllerSource final : public MembershipSource {
   };
   std::map<std::string, HeldMember> held_;
   std::string held_version_;
+  std::string last_logged_;  // the last stream-ended line, so a lasting outage is said once
   std::thread thread_;
 };
 
