@@ -167,6 +167,30 @@ absl::Status WaitLocalReload(push::MembershipService& membership, const std::str
       absl::StrCat(pod, ": the reload did not finish within ", absl::FormatDuration(timeout)));
 }
 
+// What this replica alone knows: its watch and the sidecars connected to it.
+void FillLocalStatus(const AdminContext& context, drover::v1::LocalStatusReply* reply) {
+  drover::v1::ReplicaStatus* r = reply->mutable_replica();
+  r->set_name(context.self_name);
+  r->set_address(context.self_address);
+  r->set_reachable(true);
+  if (context.watch_state) {
+    kube::ReflectorState watch = context.watch_state();
+    r->set_synced(watch.synced);
+    r->set_watching(watch.watching);
+    r->set_resource_version(watch.resource_version);
+    r->set_relists(watch.relists);
+    r->set_last_watch_error(watch.last_error);
+  }
+  std::vector<push::SubscriberInfo> subscribers = context.membership->Subscribers();
+  r->set_subscribers(static_cast<uint32_t>(subscribers.size()));
+  for (const push::SubscriberInfo& info : subscribers) {
+    MemberStatus* m = reply->add_connected();
+    m->set_id(info.pod.substr(info.pod.find('/') + 1));
+    m->set_group(info.group);
+    FillConnected(info, context.self_name, m);
+  }
+}
+
 }  // namespace
 
 grpc::Status ToGrpc(const absl::Status& status) {
@@ -328,10 +352,7 @@ grpc::Status AdminService::GetStatus(grpc::ServerContext* context,
   // What each replica knows: its own sidecars and watch.
   std::map<std::string, MemberStatus> connected;  // pod name -> sidecar side
   drover::v1::LocalStatusReply self;
-  {
-    ReplicaService local(context_);
-    local.LocalStatus(context, nullptr, &self);
-  }
+  FillLocalStatus(context_, &self);
   *reply->add_replicas() = self.replica();
   for (const MemberStatus& m : self.connected()) connected[m.id()] = m;
   absl::StatusOr<std::vector<Replicas::Peer>> peers = replicas_.Peers();
@@ -540,26 +561,7 @@ grpc::Status ReplicaService::LocalStatus(grpc::ServerContext* context,
                                          const drover::v1::LocalStatusRequest* /*request*/,
                                          drover::v1::LocalStatusReply* reply) {
   if (grpc::Status s = Authorize(context, context_.admin_token); !s.ok()) return s;
-  drover::v1::ReplicaStatus* r = reply->mutable_replica();
-  r->set_name(context_.self_name);
-  r->set_address(context_.self_address);
-  r->set_reachable(true);
-  if (context_.watch_state) {
-    kube::ReflectorState watch = context_.watch_state();
-    r->set_synced(watch.synced);
-    r->set_watching(watch.watching);
-    r->set_resource_version(watch.resource_version);
-    r->set_relists(watch.relists);
-    r->set_last_watch_error(watch.last_error);
-  }
-  std::vector<push::SubscriberInfo> subscribers = context_.membership->Subscribers();
-  r->set_subscribers(static_cast<uint32_t>(subscribers.size()));
-  for (const push::SubscriberInfo& info : subscribers) {
-    MemberStatus* m = reply->add_connected();
-    m->set_id(info.pod.substr(info.pod.find('/') + 1));
-    m->set_group(info.group);
-    FillConnected(info, context_.self_name, m);
-  }
+  FillLocalStatus(context_, reply);
   return grpc::Status::OK;
 }
 

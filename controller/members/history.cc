@@ -11,18 +11,22 @@ void VersionHistory::Add(std::shared_ptr<const GroupTable> table, absl::Time cre
   while (entries_.size() > capacity_) entries_.pop_front();
 }
 
-std::shared_ptr<const GroupTable> VersionHistory::Find(uint64_t version) const {
+const VersionHistory::Entry* VersionHistory::FindEntry(uint64_t version) const {
   // Newest first: a reconnecting sidecar is usually one or two versions behind.
   auto it = std::find_if(entries_.rbegin(), entries_.rend(),
                          [version](const Entry& e) { return e.table->version == version; });
-  return it == entries_.rend() ? nullptr : it->table;
+  return it == entries_.rend() ? nullptr : &*it;
+}
+
+std::shared_ptr<const GroupTable> VersionHistory::Find(uint64_t version) const {
+  const Entry* entry = FindEntry(version);
+  return entry == nullptr ? nullptr : entry->table;
 }
 
 std::optional<absl::Time> VersionHistory::CreatedAt(uint64_t version) const {
-  auto it = std::find_if(entries_.rbegin(), entries_.rend(),
-                         [version](const Entry& e) { return e.table->version == version; });
-  if (it == entries_.rend()) return std::nullopt;
-  return it->created;
+  const Entry* entry = FindEntry(version);
+  if (entry == nullptr) return std::nullopt;
+  return entry->created;
 }
 
 Delta ComputeDelta(const GroupTable& from, const GroupTable& to) {

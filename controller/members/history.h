@@ -42,6 +42,8 @@ class VersionHistory {
     std::shared_ptr<const GroupTable> table;
     absl::Time created;
   };
+  const Entry* FindEntry(uint64_t version) const;
+
   size_t capacity_;
   std::deque<Entry> entries_;  // oldest first
 };
