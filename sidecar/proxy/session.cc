@@ -113,15 +113,21 @@ void Session::OnTimeout() {
   }
 }
 
-void Session::OnBodyTimeout() {
-  // Only the client's silence counts: body bytes (or the head) still waiting for the backend,
-  // or a client waiting for the backend's 100 Continue, mean the backend holds the body up, and
-  // the response timer covers that.
+bool Session::BodyAwaitsClient() {
+  if (phase_ != Phase::kForward || request_body_state_ != RequestBody::kStreaming) return false;
+  if (up_ == nullptr || up_->connecting_ || request_head_sent_ < request_head_.size()) return false;
+  if (expect_continue_ && request_body_forwarded_ == 0 && in_.empty() && !response_started_) {
+    return false;  // the client waits for the backend's 100 Continue
+  }
   bool error = false;
-  const bool awaiting_continue =
-      expect_continue_ && request_body_forwarded_ == 0 && in_.empty() && !response_started_;
-  if (up_ == nullptr || up_->connecting_ || request_head_sent_ < request_head_.size() ||
-      awaiting_continue || ForwardableRequestBody(error) > 0 || error) {
+  return ForwardableRequestBody(error) == 0 && !error;
+}
+
+void Session::OnBodyTimeout() {
+  if (phase_ != Phase::kForward || request_body_state_ != RequestBody::kStreaming) return;
+  // Body bytes (or the head) still waiting for the backend mean the backend holds the body up,
+  // and the response timer covers that.
+  if (!BodyAwaitsClient()) {
     ArmClientTimer(ClientTimer::kBody);
     Pump();
     return;
@@ -169,6 +175,12 @@ void Session::OnUpstreamEvents(uint32_t events) {
 
 void Session::OnUpstreamTimeout() {
   if (up_ == nullptr) return;
+  if (timer_kind_ == ClientTimer::kBody && BodyAwaitsClient()) {
+    // The backend has all of the body there is: the silence is the client's, for
+    // --client-body-timeout to judge (408), not a 504 blaming the backend.
+    thread_.response_timers_.Arm(up_->timer_, thread_.loop_->now_ms());
+    return;
+  }
   OnUpstreamFailure(up_->connecting_ ? ErrorReason::kBackendConnectTimeout
                                      : ErrorReason::kBackendResponseTimeout);
   Pump();

@@ -101,6 +101,9 @@ class Session : public net::EventHandler, public net::TimerHandler {
   bool HandleEnds();
   // --client-body-timeout fired: 408, unless the backend is what holds the body up.
   void OnBodyTimeout();
+  // True while the request body is expected from the client and nothing waits for the backend
+  // (no unsent bytes, no 100 Continue awaited): silence now is the client's.
+  bool BodyAwaitsClient();
   bool ResponseComplete() const;
   void StartLinger();
   void ArmClientTimer(ClientTimer kind);

@@ -151,6 +151,21 @@ test('--client-body-timeout: a stalled body gets 408 and the backend request is 
   assert.equal(metricSum(m, 'drover_errors_total', { reason: 'backend_response_timeout' }), 0);
 });
 
+// A client silent mid-body is the client's fault even when --response-timeout is shorter: the
+// backend has all of the body there is, so its silence is not a 504.
+test('a stalled body is a 408, not a 504, with a shorter --response-timeout', { timeout: 20000 }, async (t) => {
+  const s = scope(t);
+  const b = await silentBackend(s);
+  const sc = await s.sidecar([backendsFlag(b), '--client-body-timeout=2s', '--response-timeout=1s']);
+  const c = await s.connect(sc.port);
+  await c.write(buildRequest('POST', '/upload', { Host: 't', 'Content-Length': '100' }, 'x'.repeat(10)));
+  const res = await c.readResponse({ timeoutMs: 8000 });
+  assert.equal(res.status, 408);
+  const m = await scrape(sc.adminPort);
+  assert.equal(metricSum(m, 'drover_errors_total', { reason: 'client_body_timeout' }), 1);
+  assert.equal(metricSum(m, 'drover_errors_total', { reason: 'backend_response_timeout' }), 0);
+});
+
 // A backend that sends interim responses without end gets at most 10 relayed, then a 502.
 test('a flood of 1xx responses is cut at 10 with a 502', { timeout: 20000 }, async (t) => {
   const s = scope(t);
