@@ -246,7 +246,8 @@ bool Session::ReadClient() {
     if (phase_ == Phase::kForward && up_ != nullptr && !up_->connecting_) {
       thread_.response_timers_.Arm(up_->timer_, thread_.loop_->now_ms());
     }
-    if (phase_ == Phase::kForward && request_body_state_ == RequestBody::kStreaming) {
+    if (phase_ == Phase::kForward && request_body_state_ == RequestBody::kStreaming &&
+        response_state_ != Response::kLocal) {
       ArmClientTimer(ClientTimer::kBody);
     }
     return true;
