@@ -54,9 +54,10 @@ ABSL_FLAG(absl::Duration, client_header_timeout, absl::Seconds(10),
 ABSL_FLAG(absl::Duration, client_body_timeout, absl::Seconds(60),
           "Longest silence from a client while its request body is expected; then 408 and "
           "close, and the backend request is aborted.");
-ABSL_FLAG(bool, abort_on_client_close, false,
+ABSL_FLAG(bool, abort_on_client_close, true,
           "A client that closes (FIN) after a whole request, before its response, aborts the "
-          "backend request; by default a half-closed client is still answered.");
+          "backend request (nginx); false answers half-closed clients (HAProxy's default). "
+          "Requests pipelined before the FIN are answered either way.");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(60),
           "Keep-alive idle time between requests before the connection is closed.");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(3),

@@ -27,7 +27,7 @@ struct ProxyConfig {
   int64_t client_body_timeout_ms = 60000;
   // A client FIN after a whole request aborts that request (nginx's default, HAProxy's option
   // abortonclose) instead of waiting to answer a half-closed client.
-  bool abort_on_client_close = false;
+  bool abort_on_client_close = true;
   int64_t idle_timeout_ms = 60000;
   int64_t connect_timeout_ms = 3000;
   int64_t response_timeout_ms = 60000;

@@ -518,12 +518,13 @@ void Session::StartLinger() {
 
 // What a closed side means depends on the phase; settled after each round of the pump.
 //
-// A client FIN (eof_) aborts a request only when it cannot be answered usefully: mid-body, or,
-// with --abort-on-client-close, while the response is awaited. Otherwise the FIN is a
-// half-close: requests that arrived before it are still answered (HTTP/1.0-style clients that
-// shut down their sending side, pipelined requests), then the connection closes. A reset or a
-// failed write always aborts (ReadClient, WriteClient).
+// A client FIN (eof_) aborts a request mid-body, and, with --abort-on-client-close (the
+// default, as nginx), while its response is awaited: the client is gone, so is its backend
+// request. A FIN that arrives behind more complete requests is a half-close instead: the client
+// pipelined them and wants them answered, so every one is, then the connection closes. A reset
+// or a failed write always aborts (ReadClient, WriteClient).
 bool Session::HandleEnds() {
+  if (eof_ && !in_.empty()) fin_behind_pipeline_ = true;
   switch (phase_) {
     case Phase::kHead:
       if (eof_) {
@@ -540,7 +541,7 @@ bool Session::HandleEnds() {
         Close();  // the client gave up mid-body
         return true;
       }
-      if (eof_ && thread_.config_.abort_on_client_close &&
+      if (eof_ && thread_.config_.abort_on_client_close && !fin_behind_pipeline_ &&
           response_state_ == Response::kAwaitingHead) {
         thread_.stats_.CountError(ErrorReason::kClientReset);
         Close();  // the client is gone: so is its backend request

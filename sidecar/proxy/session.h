@@ -131,6 +131,8 @@ class Session : public net::EventHandler, public net::TimerHandler {
   // will not report it again, so reads go on until read() says 0.
   bool hangup_ = false;
   bool eof_ = false;
+  // The FIN came with complete requests still unread behind it (pipelined): answer them all.
+  bool fin_behind_pipeline_ = false;
   bool shut_write_ = false;
 
   // The request in flight.

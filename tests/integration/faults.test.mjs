@@ -97,15 +97,15 @@ test('a client reset aborts its backend request; SIGTERM does not wait for it', 
   assert.equal(r.code, 0);
 });
 
-// A client that half-closes after a whole request is still answered (HTTP/1.0-style clients
-// do that); the response is not aborted by the FIN.
-test('a client FIN after a complete request still gets the response', async (t) => {
+// With --abort-on-client-close=false a client that half-closes after a whole request is still
+// answered (HTTP/1.0-style clients do that); the response is not aborted by the FIN.
+test('--abort-on-client-close=false: a client FIN after a request still gets the response', async (t) => {
   const s = scope(t);
   const b = await s.scriptedBackend(async () => {
     await new Promise((r) => setTimeout(r, 200));
     return 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
   });
-  const sc = await s.sidecar([backendsFlag(b)]);
+  const sc = await s.sidecar([backendsFlag(b), '--abort-on-client-close=false']);
   const { data, closed } = await rawExchange(sc.port, buildRequest('GET', '/', { Host: 't' }), { halfClose: true });
   assert.ok(closed);
   const { responses } = parseAllResponses(data);
@@ -113,13 +113,12 @@ test('a client FIN after a complete request still gets the response', async (t) 
   assert.equal(responses[0].status, 200);
 });
 
-// With --abort-on-client-close a FIN while the response is awaited aborts the backend request
-// too, so a client that closed for good frees its backend connection and does not hold up a
-// SIGTERM.
-test('--abort-on-client-close: a client FIN aborts its backend request', { timeout: 30000 }, async (t) => {
+// By default a FIN while the response is awaited aborts the backend request too, so a client
+// that closed for good frees its backend connection and does not hold up a SIGTERM.
+test('a client FIN aborts its backend request (--abort-on-client-close by default)', { timeout: 30000 }, async (t) => {
   const s = scope(t);
   const b = await silentBackend(s);
-  const sc = await s.sidecar([backendsFlag(b), '--response-timeout=60s', '--drain-delay=1s', '--abort-on-client-close']);
+  const sc = await s.sidecar([backendsFlag(b), '--response-timeout=60s', '--drain-delay=1s']);
   const c = await s.connect(sc.port);
   await c.write(buildRequest('GET', '/never', { Host: 't' }));
   await waitFor(() => haveRequest(b), { what: 'the request at the backend' });
