@@ -51,6 +51,13 @@ ABSL_FLAG(int64_t, max_head_bytes, 16384, "Largest request head; a larger one ge
 ABSL_FLAG(int64_t, max_headers, 100, "Most request header fields; more gets 431.");
 ABSL_FLAG(absl::Duration, client_header_timeout, absl::Seconds(10),
           "Time a client has to send a whole request head (slowloris); then 408 and close.");
+ABSL_FLAG(absl::Duration, client_body_timeout, absl::Seconds(60),
+          "Longest silence from a client while its request body is expected; then 408 and "
+          "close, and the backend request is aborted.");
+ABSL_FLAG(bool, abort_on_client_close, true,
+          "A client that closes (FIN) after a whole request, before its response, aborts the "
+          "backend request (nginx); false answers half-closed clients (HAProxy's default). "
+          "Requests pipelined before the FIN are answered either way.");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(60),
           "Keep-alive idle time between requests before the connection is closed.");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(3),
@@ -253,6 +260,9 @@ void ReadProxyFlags(drover::SidecarOptions& options) {
   if (config.max_connections < 1) Die("--max-connections must be at least 1");
   config.client_header_timeout_ms = absl::ToInt64Milliseconds(
       PositiveDuration(FLAGS_client_header_timeout, "client-header-timeout"));
+  config.client_body_timeout_ms =
+      absl::ToInt64Milliseconds(PositiveDuration(FLAGS_client_body_timeout, "client-body-timeout"));
+  config.abort_on_client_close = absl::GetFlag(FLAGS_abort_on_client_close);
   config.idle_timeout_ms =
       absl::ToInt64Milliseconds(PositiveDuration(FLAGS_idle_timeout, "idle-timeout"));
   options.connect_timeout = PositiveDuration(FLAGS_connect_timeout, "connect-timeout");

@@ -547,16 +547,20 @@ ParseResult ParseStatusLine(const char*& cursor, const char* end, ResponseHead& 
 
 // Parses only the first max_head_bytes: running out inside that window is kIncomplete, running
 // out at its edge while more data is waiting is a head too large.
-template <typename Head, typename StartLine, typename Finish>
+// `start_line_too_long(data)` names the error when the limit is reached inside the start line.
+template <typename Head, typename StartLine, typename Finish, typename StartLineTooLong>
 ParseResult ParseHead(std::string_view data, const ParseLimits& limits, Head& head,
-                      StartLine start_line, Finish finish) {
+                      StartLine start_line, Finish finish, StartLineTooLong start_line_too_long) {
   const char* const begin = data.data();
   const char* const end = begin + std::min(data.size(), limits.max_head_bytes);
   const char* p = begin;
   ParseResult r = start_line(p, end, head);
-  if (!Failed(r)) r = ParseFields(p, end, MaxFields(limits), head);
+  const bool start_line_done = !Failed(r);
+  if (start_line_done) r = ParseFields(p, end, MaxFields(limits), head);
   if (r.status == ParseStatus::kIncomplete) {
-    return data.size() > limits.max_head_bytes ? Error(ParseError::kHeadTooLarge) : r;
+    if (data.size() <= limits.max_head_bytes) return r;
+    return Error(start_line_done ? ParseError::kHeadTooLarge
+                                 : start_line_too_long(data.substr(0, limits.max_head_bytes)));
   }
   if (Failed(r)) return r;
   r = finish(head);
@@ -623,6 +627,8 @@ std::string_view ParseErrorName(ParseError error) {
       return "bad_trailer";
     case ParseError::kTrailerTooLarge:
       return "trailer_too_large";
+    case ParseError::kUriTooLong:
+      return "uri_too_long";
   }
   return "unknown";
 }
@@ -632,6 +638,8 @@ int ParseErrorStatus(ParseError error) {
     case ParseError::kHeadTooLarge:
     case ParseError::kTooManyHeaders:
       return 431;
+    case ParseError::kUriTooLong:
+      return 414;
     case ParseError::kUnsupportedVersion:
       return 505;
     default:
@@ -678,7 +686,25 @@ ParseResult ParseRequestHead(std::string_view data, const ParseLimits& limits, R
   head.target = {};
   head.host = {};
   head.expect_continue = false;
-  return ParseHead(data, limits, head, ParseRequestLine, FinishRequest);
+  return ParseHead(data, limits, head, ParseRequestLine, FinishRequest, RequestHeadTooLarge);
+}
+
+ParseError RequestHeadTooLarge(std::string_view data) {
+  // Empty lines before the request line are skipped, as ParseRequestLine does.
+  const size_t line = data.find_first_not_of("\r\n");
+  if (line == std::string_view::npos) return ParseError::kHeadTooLarge;
+  const std::string_view rest = data.substr(line);
+  const bool line_ended = rest.find('\n') != std::string_view::npos;
+  const bool method_ended = rest.find(' ') != std::string_view::npos;
+  return !line_ended && method_ended ? ParseError::kUriTooLong : ParseError::kHeadTooLarge;
+}
+
+bool HeadScanner::ShouldParse(std::string_view data, size_t max_head_bytes) {
+  const size_t from = scanned_;
+  scanned_ = data.size();
+  if (from == 0 || data.size() > max_head_bytes) return true;
+  if (from >= data.size()) return false;
+  return std::memchr(data.data() + from, '\n', data.size() - from) != nullptr;
 }
 
 ParseResult ParseResponseHead(std::string_view data, const ParseLimits& limits,
@@ -686,8 +712,10 @@ ParseResult ParseResponseHead(std::string_view data, const ParseLimits& limits,
   ResetMessage(head);
   head.status = 0;
   head.reason = {};
-  return ParseHead(data, limits, head, ParseStatusLine,
-                   [request_method](ResponseHead& h) { return FinishResponse(request_method, h); });
+  return ParseHead(
+      data, limits, head, ParseStatusLine,
+      [request_method](ResponseHead& h) { return FinishResponse(request_method, h); },
+      [](std::string_view /*data*/) { return ParseError::kHeadTooLarge; });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -69,10 +69,12 @@ enum class ParseError : uint8_t {
   kBadChunkTerminator,
   kBadTrailer,
   kTrailerTooLarge,
+  kUriTooLong,  // the request line alone is over the head limit: 414
 };
 
 std::string_view ParseErrorName(ParseError error);
-// 400 for most errors, 431 for kHeadTooLarge/kTooManyHeaders, 505 for kUnsupportedVersion.
+// 400 for most errors, 431 for kHeadTooLarge/kTooManyHeaders, 414 for kUriTooLong, 505 for
+// kUnsupportedVersion.
 int ParseErrorStatus(ParseError error);
 
 struct ParseResult {
@@ -154,6 +156,32 @@ struct ResponseHead : MessageHead {
 // are skipped (RFC 9112 2.2) and counted in head_bytes. Each call parses from the start of
 // `data`: no state is kept between calls.
 ParseResult ParseRequestHead(std::string_view data, const ParseLimits& limits, RequestHead& head);
+
+// Why a request head that is over the limit and still incomplete is refused: kUriTooLong when its
+// request line has not ended yet but its method has (the target is what is long: RFC 9110
+// 15.5.15), else kHeadTooLarge.
+ParseError RequestHeadTooLarge(std::string_view data);
+
+// Decides when a request head that arrives in pieces is worth parsing again. ParseRequestHead
+// starts over from the first byte on each call, so a head sent one byte at a time would be
+// parsed once per byte (quadratic). The scanner remembers how far it has looked and says "parse"
+// only for the first bytes of a head (a wrong protocol is refused at once), when a line has
+// ended since the last parse (that line may complete the head or be invalid), or once the
+// limit is passed: at most a parse per line, and the parser refuses more than max_headers lines.
+//
+//   HeadScanner scan;                                  // one per connection
+//   if (scan.ShouldParse(buffer, limits.max_head_bytes)) r = ParseRequestHead(buffer, ...);
+//   scan.Reset();                                      // the head was consumed
+class HeadScanner {
+ public:
+  // `data` is what has arrived of the head so far: each call's bytes start with the previous
+  // call's.
+  bool ShouldParse(std::string_view data, size_t max_head_bytes);
+  void Reset() { scanned_ = 0; }
+
+ private:
+  size_t scanned_ = 0;
+};
 
 // Parses a response head. `request_method` decides framing (HEAD, CONNECT). 1xx heads other
 // than 101 parse with body == kNone: the caller relays them and parses the next head.

@@ -35,6 +35,10 @@ std::string_view ErrorReasonName(ErrorReason reason) {
       return "retried";
     case ErrorReason::kPeerFailed:
       return "peer_failed";
+    case ErrorReason::kFdLimit:
+      return "fd_limit";
+    case ErrorReason::kClientBodyTimeout:
+      return "client_body_timeout";
     case ErrorReason::kCount:
       break;
   }

@@ -35,6 +35,8 @@ enum class ErrorReason : uint8_t {
   kNoBackend,               // none up (503)
   kRetried,                 // request retried on another backend
   kPeerFailed,              // another member's sidecar was unreachable: served here instead
+  kFdLimit,                 // accept failed for want of descriptors: accepting paused 100 ms
+  kClientBodyTimeout,       // request body stalled past --client-body-timeout (408)
   kCount,
 };
 std::string_view ErrorReasonName(ErrorReason reason);

@@ -23,6 +23,11 @@ struct ProxyConfig {
   http::ParseLimits limits;
   int64_t max_connections = 100000;
   int64_t client_header_timeout_ms = 10000;
+  // Longest silence from a client while its request body is expected; then 408.
+  int64_t client_body_timeout_ms = 60000;
+  // A client FIN after a whole request aborts that request (nginx's default, HAProxy's option
+  // abortonclose) instead of waiting to answer a half-closed client.
+  bool abort_on_client_close = true;
   int64_t idle_timeout_ms = 60000;
   int64_t connect_timeout_ms = 3000;
   int64_t response_timeout_ms = 60000;

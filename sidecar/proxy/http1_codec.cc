@@ -17,6 +17,10 @@ using metrics::ErrorReason;
 
 namespace {
 
+// Interim (1xx) responses relayed per request; a backend sending more gets a 502, so that
+// what waits for the client stays bounded.
+constexpr int kMaxInterimResponses = 10;
+
 // Bytes at the front of `buffer` that belong to the body being streamed; for chunked bodies
 // `validated` counts what the decoder has already accepted.
 size_t Forwardable(http::BodyKind kind, const net::Buffer& buffer, uint64_t remaining,
@@ -46,19 +50,27 @@ size_t Forwardable(http::BodyKind kind, const net::Buffer& buffer, uint64_t rema
 bool Session::ParseRequest() {
   if (in_.empty()) return false;
   http::RequestHead& head = thread_.request_head_;
-  http::ParseResult r = http::ParseRequestHead(in_.view(), thread_.config_.limits, head);
+  const http::ParseLimits& limits = thread_.config_.limits;
+  // Parsed again only when new bytes may change the outcome: not once per byte of a trickle.
+  http::ParseResult r;
+  if (head_scan_.ShouldParse(in_.view(), limits.max_head_bytes)) {
+    r = http::ParseRequestHead(in_.view(), limits, head);
+  }
   if (r.status == http::ParseStatus::kIncomplete) {
     in_.Space(thread_.buffers_);  // compact, so `full` means the head really does not fit
     if (in_.full()) {
       thread_.stats_.CountError(ErrorReason::kHeadTooLarge);
-      FailRequest(431, "request head too large", ErrorReason::kHeadTooLarge);
+      const bool uri = http::RequestHeadTooLarge(in_.view()) == http::ParseError::kUriTooLong;
+      FailRequest(uri ? 414 : 431, uri ? "request URI too long" : "request head too large",
+                  ErrorReason::kHeadTooLarge);
       return true;
     }
     return false;
   }
   if (r.status == http::ParseStatus::kError) {
     int status = http::ParseErrorStatus(r.error);
-    ErrorReason reason = status == 431 ? ErrorReason::kHeadTooLarge : ErrorReason::kBadRequest;
+    ErrorReason reason =
+        status == 431 || status == 414 ? ErrorReason::kHeadTooLarge : ErrorReason::kBadRequest;
     thread_.stats_.CountError(reason);
     FailRequest(status, absl::StrCat("bad request: ", AsAbsl(http::ParseErrorName(r.error))),
                 reason);
@@ -136,6 +148,18 @@ bool Session::ParseResponse() {
       return true;
     }
     if (head.status < 200 && head.status != 101) {
+      if (++interim_responses_ > kMaxInterimResponses) {
+        thread_.stats_.CountError(ErrorReason::kBadResponse);
+        if (response_head_sent_ != 0 && response_head_sent_ != response_head_.size()) {
+          Close();  // the client has part of an interim head: no room for a 502 after it
+          return true;
+        }
+        // What was relayed stays relayed; the final answer is ours, and the backend's
+        // connection goes.
+        FailRequest(502, absl::StrCat(BackendName(), " sent too many interim (1xx) responses"),
+                    ErrorReason::kBadResponse);
+        return true;
+      }
       // Interim responses (100 Continue, 103 Early Hints) are relayed to HTTP/1.1 clients.
       if (version_minor_ == 1) {
         http::AppendResponseHead(head, true, version_minor_, response_head_);
@@ -163,8 +187,9 @@ bool Session::ParseResponse() {
     response_validated_ = 0;
     response_chunked_.Reset();
     dechunk_ = version_minor_ == 0 && response_body_ == http::BodyKind::kChunked;
-    client_keep_alive_ = request_keep_alive_ && !eof_ && !thread_.draining_ && !dechunk_ &&
-                         response_body_ != http::BodyKind::kUntilClose &&
+    // After a client FIN only the requests already received are answered.
+    client_keep_alive_ = request_keep_alive_ && !(eof_ && in_.empty()) && !thread_.draining_ &&
+                         !dechunk_ && response_body_ != http::BodyKind::kUntilClose &&
                          request_body_state_ == RequestBody::kDone;
     upstream_keep_alive_ = head.KeepAlive() && response_body_ != http::BodyKind::kUntilClose;
     http::AppendResponseHead(head, client_keep_alive_, version_minor_, response_head_,
@@ -207,9 +232,10 @@ void Session::FailRequest(int status, std::string_view text, ErrorReason reason)
   }
   // The connection stays usable only if the whole request was read.
   client_keep_alive_ = phase_ == Phase::kForward && request_body_state_ == RequestBody::kDone &&
-                       request_keep_alive_ && !eof_ && !thread_.draining_ &&
+                       request_keep_alive_ && !(eof_ && in_.empty()) && !thread_.draining_ &&
                        reason != ErrorReason::kClientTimeout;
   if (start_ns_ == 0 || phase_ == Phase::kHead) start_ns_ = MonotonicNs();
+  head_scan_.Reset();
   phase_ = Phase::kForward;
   status_ = status;
   response_state_ = Response::kLocal;

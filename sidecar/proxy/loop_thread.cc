@@ -15,6 +15,13 @@ namespace {
 size_t BlockSize(const ProxyConfig& config) {
   return std::max<size_t>(16 * 1024, config.limits.max_head_bytes);
 }
+
+// How long accepting pauses when descriptors run out, unless a session closes first.
+constexpr int64_t kAcceptPauseMs = 100;
+
+bool OutOfDescriptors(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LoopThread>> LoopThread::Create(
@@ -53,9 +60,12 @@ LoopThread::LoopThread(const ProxyConfig& config, const balance::BackendSet& bac
       tunnel_timers_(config.tunnel_timeout_ms),
       pool_timers_(config.upstream_idle_timeout_ms),
       linger_timers_(config.linger_ms),
+      body_timers_(config.client_body_timeout_ms),
+      accept_pause_timers_(kAcceptPauseMs),
       pools_(backends.size()) {
-  for (net::TimerList* list : {&header_timers_, &idle_timers_, &connect_timers_, &response_timers_,
-                               &tunnel_timers_, &pool_timers_, &linger_timers_}) {
+  for (net::TimerList* list :
+       {&header_timers_, &idle_timers_, &connect_timers_, &response_timers_, &tunnel_timers_,
+        &pool_timers_, &linger_timers_, &body_timers_, &accept_pause_timers_}) {
     loop_->AddTimerList(list);
   }
 }
@@ -93,7 +103,8 @@ void LoopThread::Accept(int listen_fd, bool from_peer) {
     int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &peer_len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      // EAGAIN: drained. EMFILE and friends: retried on the next wake-up.
+      // EAGAIN: drained. Out of descriptors: pause, or the listener wakes us again at once.
+      if (OutOfDescriptors(errno)) PauseAccepting();
       return;
     }
     if (open_connections_->fetch_add(1, std::memory_order_relaxed) >= config_.max_connections) {
@@ -109,6 +120,28 @@ void LoopThread::Accept(int listen_fd, bool from_peer) {
     sessions_.insert(session);
     session->Start();
   }
+}
+
+void LoopThread::PauseAccepting() {
+  if (accept_paused_) return;
+  accept_paused_ = true;
+  stats_.CountError(metrics::ErrorReason::kFdLimit);
+  for (int fd : {listen_fd_, peer_listen_fd_}) {
+    if (fd >= 0) loop_->Remove(fd);
+  }
+  accept_pause_timers_.Arm(accept_resume_timer_, loop_->now_ms());
+}
+
+void LoopThread::ResumeAccepting() {
+  if (!accept_paused_) return;
+  accept_paused_ = false;
+  accept_resume_timer_.Cancel();
+  // A listener closed by a drain meanwhile is -1 and stays out.
+  bool added = listen_fd_ < 0 || loop_->AddListener(listen_fd_, this).ok();
+  if (added && peer_listen_fd_ >= 0) {
+    added = loop_->AddListener(peer_listen_fd_, &peer_listener_).ok();
+  }
+  if (!added) PauseAccepting();  // epoll itself is short of memory: try again later
 }
 
 void LoopThread::BeginDrain() {
@@ -130,6 +163,7 @@ void LoopThread::BeginDrain() {
 
 void LoopThread::SessionClosed(Session* session) {
   sessions_.erase(session);
+  ResumeAccepting();  // its descriptor is free
   loop_->DeleteLater(std::unique_ptr<net::EventHandler>(session));
 }
 

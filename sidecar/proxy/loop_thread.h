@@ -31,7 +31,7 @@ namespace drover::proxy {
 class Session;
 class UpstreamConnection;
 
-class LoopThread : public net::EventHandler {
+class LoopThread : public net::EventHandler, public net::TimerHandler {
  public:
   static absl::StatusOr<std::unique_ptr<LoopThread>> Create(const ProxyConfig& config,
                                                             const balance::BackendSet& backends,
@@ -53,6 +53,8 @@ class LoopThread : public net::EventHandler {
 
   // Public listener readiness.
   void OnEvents(uint32_t events) override;
+  // The pause after running out of descriptors is over (see PauseAccepting).
+  void OnTimeout() override { ResumeAccepting(); }
 
  private:
   friend class Session;
@@ -70,6 +72,12 @@ class LoopThread : public net::EventHandler {
     LoopThread* thread_;
   };
   void Accept(int listen_fd, bool from_peer);
+  // Out of descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM): the pending connection stays in the
+  // backlog and the level-triggered listener would wake the loop at once, forever. So the
+  // listeners leave epoll until a session closes (a descriptor is free) or a short timer
+  // fires, whichever comes first (HAProxy and nginx do the same).
+  void PauseAccepting();
+  void ResumeAccepting();
 
   // A kept-alive connection to `backend` at `target`, or nullptr. Connections to an older
   // target (a replaced worker process) are closed on the way.
@@ -97,6 +105,10 @@ class LoopThread : public net::EventHandler {
   net::TimerList tunnel_timers_;
   net::TimerList pool_timers_;
   net::TimerList linger_timers_;
+  net::TimerList body_timers_;
+  net::TimerList accept_pause_timers_;
+  net::Timer accept_resume_timer_{this};
+  bool accept_paused_ = false;
   // Pooled connections per backend, most recently used last (taken first).
   std::vector<std::vector<UpstreamConnection*>> pools_;
   absl::flat_hash_set<Session*> sessions_;

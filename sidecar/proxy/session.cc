@@ -9,6 +9,7 @@
 
 #include <cerrno>
 
+#include "absl/strings/str_cat.h"
 #include "sidecar/http/rewrite.h"
 #include "sidecar/net/socket.h"
 #include "sidecar/proxy/loop_thread.h"
@@ -70,6 +71,9 @@ void Session::ArmClientTimer(ClientTimer kind) {
     case ClientTimer::kHeader:
       list = &thread_.header_timers_;
       break;
+    case ClientTimer::kBody:
+      list = &thread_.body_timers_;
+      break;
     case ClientTimer::kIdle:
       list = &thread_.idle_timers_;
       break;
@@ -94,6 +98,9 @@ void Session::OnTimeout() {
       FailRequest(408, "request head not received in time", ErrorReason::kClientTimeout);
       Pump();
       return;
+    case ClientTimer::kBody:
+      OnBodyTimeout();
+      return;
     case ClientTimer::kIdle:
       thread_.stats_.CountError(ErrorReason::kIdleTimeout);
       Close();
@@ -104,6 +111,35 @@ void Session::OnTimeout() {
       Close();
       return;
   }
+}
+
+bool Session::BodyAwaitsClient() {
+  if (phase_ != Phase::kForward || request_body_state_ != RequestBody::kStreaming) return false;
+  if (up_ == nullptr || up_->connecting_ || request_head_sent_ < request_head_.size()) return false;
+  if (expect_continue_ && request_body_forwarded_ == 0 && in_.empty() && !response_started_) {
+    return false;  // the client waits for the backend's 100 Continue
+  }
+  bool error = false;
+  return ForwardableRequestBody(error) == 0 && !error;
+}
+
+void Session::OnBodyTimeout() {
+  if (phase_ != Phase::kForward || request_body_state_ != RequestBody::kStreaming) return;
+  // Body bytes (or the head) still waiting for the backend mean the backend holds the body up,
+  // and the response timer covers that.
+  if (!BodyAwaitsClient()) {
+    ArmClientTimer(ClientTimer::kBody);
+    Pump();
+    return;
+  }
+  thread_.stats_.CountError(ErrorReason::kClientBodyTimeout);
+  if (response_started_) {
+    Close();  // an early response is under way: it cannot become a 408
+    return;
+  }
+  // FailRequest closes the backend connection: the backend request is aborted.
+  FailRequest(408, "request body not received in time", ErrorReason::kClientBodyTimeout);
+  Pump();
 }
 
 void Session::OnEvents(uint32_t events) {
@@ -139,6 +175,12 @@ void Session::OnUpstreamEvents(uint32_t events) {
 
 void Session::OnUpstreamTimeout() {
   if (up_ == nullptr) return;
+  if (timer_kind_ == ClientTimer::kBody && BodyAwaitsClient()) {
+    // The backend has all of the body there is: the silence is the client's, for
+    // --client-body-timeout to judge (408), not a 504 blaming the backend.
+    thread_.response_timers_.Arm(up_->timer_, thread_.loop_->now_ms());
+    return;
+  }
   OnUpstreamFailure(up_->connecting_ ? ErrorReason::kBackendConnectTimeout
                                      : ErrorReason::kBackendResponseTimeout);
   Pump();
@@ -165,7 +207,7 @@ void Session::Pump() {
       progress = true;
     }
     if (phase_ == Phase::kClosed) return;
-    HandleEnds();
+    progress |= HandleEnds();
     if (!progress) return;
   }
   // Still busy after many rounds: yield to other connections and come back at once.
@@ -203,6 +245,10 @@ bool Session::ReadClient() {
     }
     if (phase_ == Phase::kForward && up_ != nullptr && !up_->connecting_) {
       thread_.response_timers_.Arm(up_->timer_, thread_.loop_->now_ms());
+    }
+    if (phase_ == Phase::kForward && request_body_state_ == RequestBody::kStreaming &&
+        response_state_ != Response::kLocal) {
+      ArmClientTimer(ClientTimer::kBody);
     }
     return true;
   }
@@ -301,6 +347,7 @@ bool Session::WriteUpstream() {
        (request_body_ == http::BodyKind::kChunked && request_chunked_.done() &&
         request_validated_ == 0))) {
     request_body_state_ = RequestBody::kDone;
+    if (timer_kind_ == ClientTimer::kBody) ArmClientTimer(ClientTimer::kNone);
   }
   if (phase_ == Phase::kForward) {
     thread_.response_timers_.Arm(up_->timer_, thread_.loop_->now_ms());
@@ -324,6 +371,12 @@ bool Session::WriteClient() {
   size_t body = ForwardableResponseBody(error);
   if (error) {
     thread_.stats_.CountError(ErrorReason::kBadResponse);
+    if (response_head_sent_ == 0) {
+      // Nothing of the response reached the client yet: it can still be told the truth.
+      FailRequest(502, absl::StrCat(BackendName(), " sent an invalid chunked body"),
+                  ErrorReason::kBadResponse);
+      return true;
+    }
     Close();  // the head went out already: all we can do is cut the response short
     return true;
   }
@@ -365,6 +418,7 @@ void Session::StartRequest(const http::RequestHead& head) {
   version_minor_ = head.version_minor;
   request_keep_alive_ = head.KeepAlive();
   upgrade_ = head.connection_upgrade && !head.upgrade.empty();
+  expect_continue_ = head.expect_continue;
   request_body_ = head.body;
   request_remaining_ = head.content_length;
   request_validated_ = 0;
@@ -379,9 +433,12 @@ void Session::StartRequest(const http::RequestHead& head) {
   response_head_.clear();
   response_head_sent_ = 0;
   status_ = 0;
+  interim_responses_ = 0;
   retried_ = false;
   phase_ = Phase::kForward;
-  ArmClientTimer(ClientTimer::kNone);
+  head_scan_.Reset();
+  ArmClientTimer(request_body_state_ == RequestBody::kStreaming ? ClientTimer::kBody
+                                                                : ClientTimer::kNone);
 
   if (head.method == http::Method::kConnect) {
     in_.Consume(head.head_bytes, thread_.buffers_);
@@ -435,7 +492,9 @@ void Session::FinishRequest() {
   request_head_sent_ = 0;
   start_ns_ = 0;
   backend_ = -1;
-  if (!client_keep_alive_ || (thread_.draining_ && in_.empty())) {
+  // A client that half-closed gets the answers to the requests it sent before; then the
+  // connection ends (StartLinger closes it at once after a FIN).
+  if (!client_keep_alive_ || (thread_.draining_ && in_.empty()) || (eof_ && in_.empty())) {
     StartLinger();
     return;
   }
@@ -458,28 +517,46 @@ void Session::StartLinger() {
 }
 
 // What a closed side means depends on the phase; settled after each round of the pump.
-void Session::HandleEnds() {
+//
+// A client FIN (eof_) aborts a request mid-body, and, with --abort-on-client-close (the
+// default, as nginx), while its response is awaited: the client is gone, so is its backend
+// request. A FIN that arrives behind more complete requests is a half-close instead: the client
+// pipelined them and wants them answered, so every one is, then the connection closes. A reset
+// or a failed write always aborts (ReadClient, WriteClient).
+bool Session::HandleEnds() {
+  if (eof_ && !in_.empty()) fin_behind_pipeline_ = true;
   switch (phase_) {
     case Phase::kHead:
       if (eof_) {
+        // Requests pipelined before the FIN are answered first.
+        if (!in_.empty() && ParseRequest()) return true;
         if (!in_.empty()) thread_.stats_.CountError(ErrorReason::kClientReset);
         Close();
+        return true;
       }
-      return;
+      return false;
     case Phase::kForward:
       if (eof_ && request_body_state_ == RequestBody::kStreaming && !response_started_) {
         thread_.stats_.CountError(ErrorReason::kClientReset);
         Close();  // the client gave up mid-body
+        return true;
       }
-      if (phase_ == Phase::kForward && response_state_ == Response::kBody && up_ != nullptr &&
-          up_->eof_ && up_->in_.empty() && response_body_ != http::BodyKind::kUntilClose &&
+      if (eof_ && thread_.config_.abort_on_client_close && !fin_behind_pipeline_ &&
+          response_state_ == Response::kAwaitingHead) {
+        thread_.stats_.CountError(ErrorReason::kClientReset);
+        Close();  // the client is gone: so is its backend request
+        return true;
+      }
+      if (response_state_ == Response::kBody && up_ != nullptr && up_->eof_ && up_->in_.empty() &&
+          response_body_ != http::BodyKind::kUntilClose &&
           response_body_ != http::BodyKind::kNone && !ResponseComplete()) {
         thread_.stats_.CountError(ErrorReason::kBackendReset);
         Close();  // the backend died mid-body: cut the client's response short
+        return true;
       }
-      return;
+      return false;
     case Phase::kTunnel:
-      if (up_ == nullptr) return;
+      if (up_ == nullptr) return false;
       if (eof_ && in_.empty() && !up_->shut_write_ && !up_->connecting_) {
         shutdown(up_->fd_, SHUT_WR);
         up_->shut_write_ = true;
@@ -489,12 +566,16 @@ void Session::HandleEnds() {
         shutdown(fd_, SHUT_WR);
         shut_write_ = true;
       }
-      if (shut_write_ && up_->shut_write_) Close();
-      return;
+      if (shut_write_ && up_->shut_write_) {
+        Close();
+        return true;
+      }
+      return false;
     case Phase::kLinger:
     case Phase::kClosed:
-      return;
+      return false;
   }
+  return false;
 }
 
 }  // namespace drover::proxy

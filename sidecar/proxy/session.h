@@ -60,7 +60,7 @@ class Session : public net::EventHandler, public net::TimerHandler {
   enum class Phase : uint8_t { kHead, kForward, kTunnel, kLinger, kClosed };
   enum class RequestBody : uint8_t { kStreaming, kDone };
   enum class Response : uint8_t { kAwaitingHead, kBody, kLocal };
-  enum class ClientTimer : uint8_t { kNone, kHeader, kIdle, kTunnel, kLinger };
+  enum class ClientTimer : uint8_t { kNone, kHeader, kBody, kIdle, kTunnel, kLinger };
 
   void Pump();
   bool ReadClient();
@@ -97,7 +97,13 @@ class Session : public net::EventHandler, public net::TimerHandler {
   void FinishRequest();
   void FailRequest(int status, std::string_view text, metrics::ErrorReason reason);
   void OnUpstreamFailure(metrics::ErrorReason reason);
-  void HandleEnds();
+  // Settles a closed side after a round of the pump; true when that moved something.
+  bool HandleEnds();
+  // --client-body-timeout fired: 408, unless the backend is what holds the body up.
+  void OnBodyTimeout();
+  // True while the request body is expected from the client and nothing waits for the backend
+  // (no unsent bytes, no 100 Continue awaited): silence now is the client's.
+  bool BodyAwaitsClient();
   bool ResponseComplete() const;
   void StartLinger();
   void ArmClientTimer(ClientTimer kind);
@@ -113,6 +119,7 @@ class Session : public net::EventHandler, public net::TimerHandler {
   std::string peer_ip_;
   const bool from_peer_;
   net::Buffer in_;
+  http::HeadScanner head_scan_;  // how far the head in in_ was looked at (kHead)
   net::Timer timer_{this};
   UpstreamConnection* up_ = nullptr;
 
@@ -124,6 +131,8 @@ class Session : public net::EventHandler, public net::TimerHandler {
   // will not report it again, so reads go on until read() says 0.
   bool hangup_ = false;
   bool eof_ = false;
+  // The FIN came with complete requests still unread behind it (pipelined): answer them all.
+  bool fin_behind_pipeline_ = false;
   bool shut_write_ = false;
 
   // The request in flight.
@@ -131,6 +140,7 @@ class Session : public net::EventHandler, public net::TimerHandler {
   int version_minor_ = 1;
   bool request_keep_alive_ = true;
   bool upgrade_ = false;
+  bool expect_continue_ = false;  // the client may wait for a 100 before sending its body
   RequestBody request_body_state_ = RequestBody::kDone;
   http::BodyKind request_body_ = http::BodyKind::kNone;
   uint64_t request_remaining_ = 0;
@@ -163,6 +173,7 @@ class Session : public net::EventHandler, public net::TimerHandler {
   std::string response_head_;
   size_t response_head_sent_ = 0;
   int status_ = 0;
+  int interim_responses_ = 0;  // 1xx heads received before the final one
   bool response_started_ = false;
   bool client_keep_alive_ = true;
   bool upstream_keep_alive_ = false;

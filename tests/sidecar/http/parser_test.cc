@@ -308,6 +308,58 @@ TEST(ParseRequestHeadTest, HeadSizeLimit) {
   EXPECT_EQ(ParseErrorStatus(ParseError::kHeadTooLarge), 431);
 }
 
+// Over the limit inside the request line, once the method has ended, is a URI too long (414);
+// anywhere else it is a head too large (431).
+TEST(ParseRequestHeadTest, UriTooLong) {
+  ParseLimits limits;
+  limits.max_head_bytes = 100;
+  const std::string long_uri = "GET /" + std::string(200, 'u') + " HTTP/1.1\r\nHost: a\r\n\r\n";
+  EXPECT_TRUE(IsError(ParseRequest(long_uri, limits), ParseError::kUriTooLong));
+  EXPECT_TRUE(IsError(ParseRequest(long_uri.substr(0, 101), limits), ParseError::kUriTooLong));
+  // The request line ends just past the limit: still the URI's fault.
+  const std::string edge = "GET /" + std::string(100 - 5 - 9, 'u') + " HTTP/1.1\r\nHost: a\r\n\r\n";
+  EXPECT_TRUE(IsError(ParseRequest(edge, limits), ParseError::kUriTooLong));
+  const std::string long_method = std::string(200, 'G') + " / HTTP/1.1\r\n\r\n";
+  EXPECT_TRUE(IsError(ParseRequest(long_method, limits), ParseError::kHeadTooLarge));
+  const std::string long_field = "GET / HTTP/1.1\r\nX: " + std::string(200, 'x') + "\r\n\r\n";
+  EXPECT_TRUE(IsError(ParseRequest(long_field, limits), ParseError::kHeadTooLarge));
+  EXPECT_EQ(RequestHeadTooLarge("\r\nGET /uuuu"), ParseError::kUriTooLong);
+  EXPECT_EQ(RequestHeadTooLarge("GET / HTTP/1.1\r\nX: y"), ParseError::kHeadTooLarge);
+  EXPECT_EQ(ParseErrorStatus(ParseError::kUriTooLong), 414);
+}
+
+// A head that arrives one byte at a time is parsed about once per line, not once per byte
+// (which made it quadratic), and the result is the same as parsing it whole.
+TEST(HeadScannerTest, ParsesOncePerLine) {
+  const std::string head = "GET /trickle HTTP/1.1\r\nHost: a\r\nX-Pad: " + std::string(16000, 'p') +
+                           "\r\nAccept: */*\r\n\r\n";
+  HeadScanner scan;
+  size_t parses = 0;
+  size_t parsed_bytes = 0;
+  ParseResult r;
+  for (size_t n = 1; n <= head.size(); ++n) {
+    if (!scan.ShouldParse(std::string_view(head).substr(0, n), 16384)) continue;
+    ++parses;
+    parsed_bytes += n;
+    r = ParseRequest(std::string_view(head).substr(0, n));
+    if (r.status != ParseStatus::kIncomplete) break;
+  }
+  EXPECT_TRUE(IsComplete(r));
+  EXPECT_EQ(Req().head_bytes, head.size());
+  // The first byte, then one parse per line end: 5 lines.
+  EXPECT_EQ(parses, 6u);
+  EXPECT_LT(parsed_bytes, 6 * head.size());
+  // A wrong protocol in the first bytes is refused without waiting for a line end.
+  scan.Reset();
+  ASSERT_TRUE(scan.ShouldParse("\x16\x03\x01", 16384));
+  EXPECT_EQ(ParseRequest("\x16\x03\x01").status, ParseStatus::kError);
+  // Past the limit: parse (to refuse it) whatever the line ends.
+  scan.Reset();
+  EXPECT_TRUE(scan.ShouldParse("GET /a", 8));
+  EXPECT_FALSE(scan.ShouldParse("GET /aa", 8));
+  EXPECT_TRUE(scan.ShouldParse("GET /aaaa", 8));
+}
+
 // max_headers fields are fine; one more is 431.
 TEST(ParseRequestHeadTest, FieldCountLimit) {
   ParseLimits limits;
@@ -913,7 +965,7 @@ TEST(ChunkedDecoderTest, HeadThenBodyThenNextRequest) {
 // Every error has a distinct, stable snake_case label; 431/505 go where they belong.
 TEST(ParseErrorTest, NamesAndStatuses) {
   std::set<std::string_view> names;
-  for (int e = 0; e <= static_cast<int>(ParseError::kTrailerTooLarge); ++e) {
+  for (int e = 0; e <= static_cast<int>(ParseError::kUriTooLong); ++e) {
     const std::string_view name = ParseErrorName(static_cast<ParseError>(e));
     EXPECT_TRUE(names.insert(name).second) << name;
     for (char c : name) EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
