@@ -35,6 +35,8 @@ std::string_view ErrorReasonName(ErrorReason reason) {
       return "retried";
     case ErrorReason::kPeerFailed:
       return "peer_failed";
+    case ErrorReason::kBadHop:
+      return "bad_hop";
     case ErrorReason::kCount:
       break;
   }

@@ -35,6 +35,7 @@ enum class ErrorReason : uint8_t {
   kNoBackend,               // none up (503)
   kRetried,                 // request retried on another backend
   kPeerFailed,              // another member's sidecar was unreachable: served here instead
+  kBadHop,                  // a request on the peer listener with a wrong Drover-Hop token (403)
   kCount,
 };
 std::string_view ErrorReasonName(ErrorReason reason);
