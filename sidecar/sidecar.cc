@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/files.h"
 #include "common/membership_version.h"
 #include "prometheus/text_serializer.h"
 #include "sidecar/sticky/hash.h"
@@ -60,6 +61,7 @@ void BlockHandledSignals() {
 absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Create(
     SidecarOptions options, std::unique_ptr<membership::MembershipSource> source) {
   std::unique_ptr<Sidecar> sidecar(new Sidecar(std::move(options)));
+  sidecar->has_member_table_ = source != nullptr;
   if (absl::Status s = sidecar->Init(); !s.ok()) return s;
   if (absl::Status s = sidecar->StartAdmin(); !s.ok()) return s;
   if (sidecar->supervisor_) {
@@ -124,17 +126,7 @@ absl::Status Sidecar::Init() {
 
   config.sticky.slots = static_cast<int>(backends_->size());
   config.sticky.member_hash = sticky::MemberHash(config.sticky.member_id);
-  {
-    absl::StatusOr<sticky::CookieCodec> codec =
-        options_.cookie_secret_file.empty()
-            ? sticky::CookieCodec::Create({})
-            : sticky::CookieCodec::FromSecretFile(options_.cookie_secret_file);
-    if (!codec.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--cookie-secret-file: ", codec.status().message()));
-    }
-    config.sticky.codec = std::make_shared<const sticky::CookieCodec>(std::move(*codec));
-  }
+  if (absl::Status s = InitCookieCodec(); !s.ok()) return s;
 
   // One SO_REUSEPORT listener per thread; with port 0 the first one picks the port. A thread
   // owns its listeners from the moment it exists; until then they are closed here on errors.
@@ -217,6 +209,68 @@ absl::Status Sidecar::Init() {
   return absl::OkStatus();
 }
 
+absl::Status Sidecar::InitCookieCodec() {
+  sticky::StickyConfig& sticky = options_.proxy.sticky;
+  absl::StatusOr<sticky::CookieCodec> codec = absl::InternalError("unset");
+  if (!options_.cookie_secret_file.empty()) {
+    absl::StatusOr<std::string> text = ReadSmallFile(options_.cookie_secret_file, 64 * 1024);
+    if (text.ok()) cookie_secret_text_ = *std::move(text);
+    codec = sticky::CookieCodec::FromSecretFile(options_.cookie_secret_file);
+  } else if (!has_member_table_) {
+    // No other member reads this sidecar's cookies: a key of its own makes them unforgeable.
+    codec = sticky::CookieCodec::PerProcess();
+  } else {
+    codec = sticky::CookieCodec::Create({});
+    std::fprintf(stderr,
+                 "drover-sidecar: warning: a member table without --cookie-secret-file: cookies "
+                 "are unsigned (anyone can forge one to pick a member and slot) and peers are "
+                 "recognised by source address only; give every member the same secret "
+                 "(docs/security.md)\n");
+  }
+  if (!codec.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--cookie-secret-file: ", codec.status().message()));
+  }
+  sticky.codec = std::make_shared<const sticky::CookieCodec>(*std::move(codec));
+  codec_ = sticky.codec;
+  switch (codec_->origin()) {
+    case sticky::CookieCodec::KeyOrigin::kShared:
+      cookie_secret_state_ = "set";
+      break;
+    case sticky::CookieCodec::KeyOrigin::kPerProcess:
+      cookie_secret_state_ = "per-process";
+      break;
+    case sticky::CookieCodec::KeyOrigin::kNone:
+      cookie_secret_state_ = "missing";
+      break;
+  }
+  return absl::OkStatus();
+}
+
+void Sidecar::ReloadCookieSecret() {
+  if (options_.cookie_secret_file.empty()) return;
+  // Read whole and compared: a mounted Secret changes by a symlink swap, which neither the
+  // path's mtime nor an inotify watch on the file reliably shows.
+  absl::StatusOr<std::string> text = ReadSmallFile(options_.cookie_secret_file, 64 * 1024);
+  if (!text.ok() || *text == cookie_secret_text_) return;
+  cookie_secret_text_ = *std::move(text);
+  absl::StatusOr<sticky::CookieCodec> loaded =
+      sticky::CookieCodec::FromSecretFile(options_.cookie_secret_file);
+  if (!loaded.ok()) {
+    secret_reloads_rejected_->Increment();
+    std::fprintf(stderr, "drover-sidecar: cookie secret not reloaded (the keys stay): %s\n",
+                 std::string(loaded.status().message()).c_str());
+    return;
+  }
+  // The threads copied the config at start; options_ stays as it was.
+  codec_ = std::make_shared<const sticky::CookieCodec>(
+      sticky::CookieCodec::AfterReload(*codec_, *std::move(loaded)));
+  for (auto& loop : loops_) loop->SetCookieCodec(codec_);
+  secret_reloads_applied_->Increment();
+  std::fprintf(stderr, "drover-sidecar: cookie secret reloaded (%zu keys accepted)\n",
+               codec_->key_count());
+}
+
 void Sidecar::RegisterMembershipMetrics() {
   auto& updates = prometheus::BuildCounter()
                       .Name("drover_membership_updates_total")
@@ -226,6 +280,14 @@ void Sidecar::RegisterMembershipMetrics() {
                       .Register(*registry_);
   updates_applied_ = &updates.Add({{"result", "applied"}});
   updates_rejected_ = &updates.Add({{"result", "rejected"}});
+  auto& reloads = prometheus::BuildCounter()
+                      .Name("drover_cookie_secret_reloads_total")
+                      .Help(
+                          "Changes of --cookie-secret-file seen, by result (applied, or "
+                          "rejected: the keys in force stayed).")
+                      .Register(*registry_);
+  secret_reloads_applied_ = &reloads.Add({{"result", "applied"}});
+  secret_reloads_rejected_ = &reloads.Add({{"result", "rejected"}});
   version_info_ = &prometheus::BuildGauge()
                        .Name("drover_membership_version_info")
                        .Help("1 for the version of the member table in force.")
@@ -304,7 +366,8 @@ std::string Sidecar::StatusJson() const {
   }
   // Both forms end in "}\n": the membership goes in before the closing brace.
   json.resize(json.rfind('}'));
-  absl::StrAppend(&json, ",\"membership\":", MembershipJson(), "}\n");
+  absl::StrAppend(&json, ",\"cookie_secret\":\"", cookie_secret_state_,
+                  "\",\"membership\":", MembershipJson(), "}\n");
   return json;
 }
 
@@ -448,7 +511,12 @@ int Sidecar::Run() {
   for (int s : {SIGINT, SIGTERM, SIGQUIT, SIGHUP}) sigaddset(&wanted, s);
   int signal_number = 0;
   for (;;) {
-    sigwait(&wanted, &signal_number);
+    // Every 2 s without a signal, the secret file is checked for a change.
+    signal_number = WaitSignal(wanted, absl::Now() + absl::Seconds(2));
+    if (signal_number == 0) {
+      ReloadCookieSecret();
+      continue;
+    }
     if (signal_number != SIGHUP) break;
     if (supervisor_) {
       if (!supervisor_->RequestReload()) {

@@ -89,6 +89,11 @@ class Sidecar {
   explicit Sidecar(SidecarOptions options);
   absl::Status Init();
   absl::Status StartAdmin();
+  // The cookie codec: the secret file's keys, else a per-process key without a member table,
+  // else none (with a warning: a member table needs a shared secret).
+  absl::Status InitCookieCodec();
+  // Main thread, every 2 s: a changed secret file becomes the keys of every event-loop thread.
+  void ReloadCookieSecret();
   void RegisterMembershipMetrics();
   bool Ready(std::string* detail) const;
   std::string StatusJson() const;
@@ -110,6 +115,13 @@ class Sidecar {
   prometheus::Counter* updates_applied_ = nullptr;
   prometheus::Counter* updates_rejected_ = nullptr;
   prometheus::Family<prometheus::Gauge>* version_info_ = nullptr;
+  prometheus::Counter* secret_reloads_applied_ = nullptr;
+  prometheus::Counter* secret_reloads_rejected_ = nullptr;
+  bool has_member_table_ = false;   // a membership source was given (--peers, --controller)
+  std::string cookie_secret_text_;  // the secret file as last read (main thread)
+  std::shared_ptr<const sticky::CookieCodec> codec_;  // the keys in force (main thread)
+  // For /status: "set" (the secret file), "per-process" or "missing"; fixed at start.
+  const char* cookie_secret_state_ = "missing";
 
   // The table in force and where it came from.
   mutable absl::Mutex members_mu_;

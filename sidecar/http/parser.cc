@@ -368,6 +368,18 @@ ParseResult FinishRequest(RequestHead& head) {
   if (scan.host_fields > 1) return Error(ParseError::kDuplicateHost);
   if (scan.host_fields == 0 && head.version_minor == 1) return Error(ParseError::kMissingHost);
   head.host = scan.host;
+  // RFC 9112 3.2.2: with an absolute-form target the Host field must name the same authority;
+  // a proxy that forwarded both would let the app and the next hop read different hosts.
+  if (!head.target.empty() && head.target.front() != '/' && head.target != "*" &&
+      scan.host_fields > 0) {
+    std::string_view target = head.target;
+    const size_t scheme_end = target.find("://");
+    if (scheme_end != std::string_view::npos) {
+      std::string_view authority = target.substr(scheme_end + 3);
+      authority = authority.substr(0, authority.find_first_of("/?#"));
+      if (!EqualsIgnoreCase(authority, head.host)) return Error(ParseError::kHostMismatch);
+    }
+  }
   // RFC 9110 10.1.1: a 1.0 client cannot wait for 100 Continue, so its Expect is ignored.
   head.expect_continue = scan.expect_continue && head.version_minor == 1;
   // A request has one length or none: every alternative reading is someone's smuggling bug.
@@ -607,6 +619,8 @@ std::string_view ParseErrorName(ParseError error) {
       return "missing_host";
     case ParseError::kDuplicateHost:
       return "duplicate_host";
+    case ParseError::kHostMismatch:
+      return "host_mismatch";
     case ParseError::kBadContentLength:
       return "bad_content_length";
     case ParseError::kDuplicateContentLength:

@@ -59,6 +59,7 @@ enum class ParseError : uint8_t {
   kTooManyHeaders,  // 431
   kMissingHost,
   kDuplicateHost,
+  kHostMismatch,  // an absolute-form target whose authority is not the Host field (RFC 9112 3.2.2)
   kBadContentLength,
   kDuplicateContentLength,
   kContentLengthWithTransferEncoding,

@@ -69,6 +69,9 @@ void AppendRequestHead(const RequestHead& head, const ForwardingInfo& forwarding
       if (!h.value.empty()) forwarded.push_back(h.value);
       continue;
     }
+    // A sidecar's proof that it forwarded the request (sticky/hop_token.h) never reaches the
+    // app, from whichever listener; a forwarding sidecar adds its own after this head.
+    if (EqualsIgnoreCase(h.name, "drover-hop")) continue;
     if (EqualsIgnoreCase(h.name, "x-forwarded-proto")) {
       if (forwarding.keep_proto) proto = h.value;
       continue;
@@ -129,6 +132,8 @@ std::string_view StatusReason(int status) {
   switch (status) {
     case 400:
       return "Bad Request";
+    case 403:
+      return "Forbidden";
     case 405:
       return "Method Not Allowed";
     case 408:

@@ -39,6 +39,8 @@ std::string_view ErrorReasonName(ErrorReason reason) {
       return "fd_limit";
     case ErrorReason::kClientBodyTimeout:
       return "client_body_timeout";
+    case ErrorReason::kBadHop:
+      return "bad_hop";
     case ErrorReason::kCount:
       break;
   }

@@ -37,6 +37,7 @@ enum class ErrorReason : uint8_t {
   kPeerFailed,              // another member's sidecar was unreachable: served here instead
   kFdLimit,                 // accept failed for want of descriptors: accepting paused 100 ms
   kClientBodyTimeout,       // request body stalled past --client-body-timeout (408)
+  kBadHop,                  // a request on the peer listener with a wrong Drover-Hop token (403)
   kCount,
 };
 std::string_view ErrorReasonName(ErrorReason reason);

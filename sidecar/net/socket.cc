@@ -88,6 +88,16 @@ void SocketAddress::set_port(uint16_t port) {
   if (family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&storage_)->sin6_port = htons(port);
 }
 
+bool SocketAddress::IsUnspecified() const {
+  if (family() == AF_INET) {
+    return reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr.s_addr == htonl(INADDR_ANY);
+  }
+  if (family() == AF_INET6) {
+    return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr);
+  }
+  return false;
+}
+
 std::string SocketAddress::HostString() const {
   char buf[INET6_ADDRSTRLEN] = {0};
   if (family() == AF_INET) {
@@ -140,9 +150,27 @@ absl::StatusOr<SocketAddress> LocalAddress(int fd) {
 }
 
 absl::StatusOr<int> ConnectNonBlocking(const SocketAddress& address, bool& in_progress) {
+  return ConnectNonBlockingFrom(SocketAddress(), address, in_progress);
+}
+
+absl::StatusOr<int> ConnectNonBlockingFrom(const SocketAddress& source,
+                                           const SocketAddress& address, bool& in_progress) {
   int fd = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::ErrnoToStatus(errno, "socket");
   SetNoDelay(fd);
+  if (source.length() > 0) {
+    // The port is chosen at connect, per destination, so binding does not use one up per
+    // connection (IP_BIND_ADDRESS_NO_PORT).
+    int one = 1;
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    SocketAddress local = source;
+    local.set_port(0);
+    if (bind(fd, local.sockaddr_ptr(), local.length()) != 0) {
+      int err = errno;
+      close(fd);
+      return absl::ErrnoToStatus(err, "bind");
+    }
+  }
   in_progress = false;
   if (connect(fd, address.sockaddr_ptr(), address.length()) != 0) {
     if (errno == EINPROGRESS) {

@@ -32,6 +32,8 @@ class SocketAddress {
   void set_port(uint16_t port);
   // "127.0.0.1" or "::1"
   std::string HostString() const;
+  // 0.0.0.0 or :: (any address).
+  bool IsUnspecified() const;
   // "127.0.0.1:80" or "[::1]:80"
   std::string ToString() const;
 
@@ -47,6 +49,9 @@ absl::StatusOr<int> ListenReusePort(const SocketAddress& address, int backlog);
 absl::StatusOr<SocketAddress> LocalAddress(int fd);
 // Starts a non-blocking connect; `in_progress` tells whether it completes later (EPOLLOUT).
 absl::StatusOr<int> ConnectNonBlocking(const SocketAddress& address, bool& in_progress);
+// The same from the local address `source` (its port ignored: the kernel picks one at connect).
+absl::StatusOr<int> ConnectNonBlockingFrom(const SocketAddress& source,
+                                           const SocketAddress& address, bool& in_progress);
 // The pending error of a socket after a non-blocking connect (0 when connected).
 int SocketError(int fd);
 void SetNoDelay(int fd);

@@ -52,7 +52,8 @@ LoopThread::LoopThread(const ProxyConfig& config, const balance::BackendSet& bac
       stats_(backends.size()),
       balancer_(balance::MakeBalancer(config.balance, backends, stats_,
                                       static_cast<uint64_t>(index) * 7919 + 1)),
-      router_(std::make_unique<sticky::StickyRouter>(config.sticky, backends)),
+      sticky_(config.sticky),
+      router_(std::make_unique<sticky::StickyRouter>(sticky_, backends)),
       header_timers_(config.client_header_timeout_ms),
       idle_timers_(config.idle_timeout_ms),
       connect_timers_(config.connect_timeout_ms),
@@ -90,9 +91,19 @@ void LoopThread::OnEvents(uint32_t /*events*/) { Accept(listen_fd_, false); }
 
 void LoopThread::SetMembers(std::shared_ptr<const sticky::MemberTable> members) {
   loop_->Post([this, members = std::move(members)]() mutable {
+    member_hosts_.clear();
+    if (members != nullptr) {
+      for (const sticky::Member& m : members->members()) {
+        member_hosts_.insert(m.peer_address.HostString());
+      }
+    }
     members_ = members;
     router_->SetMembers(std::move(members));
   });
+}
+
+void LoopThread::SetCookieCodec(std::shared_ptr<const sticky::CookieCodec> codec) {
+  loop_->Post([this, codec = std::move(codec)]() mutable { sticky_.codec = std::move(codec); });
 }
 
 void LoopThread::Accept(int listen_fd, bool from_peer) {

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -48,6 +49,8 @@ class LoopThread : public net::EventHandler, public net::TimerHandler {
   void BeginDrain();
   // Thread-safe: the member table (other sidecars) sticky sessions route to from now on.
   void SetMembers(std::shared_ptr<const sticky::MemberTable> members);
+  // Thread-safe: the cookie codec (keys) from now on, after the secret file changed.
+  void SetCookieCodec(std::shared_ptr<const sticky::CookieCodec> codec);
 
   const metrics::ThreadStats& stats() const { return stats_; }
 
@@ -96,8 +99,14 @@ class LoopThread : public net::EventHandler, public net::TimerHandler {
   net::BufferPool buffers_;
   metrics::ThreadStats stats_;
   std::unique_ptr<balance::Balancer> balancer_;
+  // This thread's copy of the sticky config, so that its codec can be swapped on this thread
+  // (SetCookieCodec) while the router reads it; declared before the router that refers to it.
+  sticky::StickyConfig sticky_;
   std::unique_ptr<sticky::StickyRouter> router_;
   std::shared_ptr<const sticky::MemberTable> members_;
+  // The members' peer addresses (hosts only): without a shared secret, a request on the peer
+  // listener is trusted as forwarded only from one of these.
+  absl::flat_hash_set<std::string> member_hosts_;
   net::TimerList header_timers_;
   net::TimerList idle_timers_;
   net::TimerList connect_timers_;

@@ -17,7 +17,17 @@ sticky::StickyRoute Session::ChooseRoute(const http::RequestHead& head, bool htt
   const bool cookie_mode = router.config().kind == sticky::StickyKind::kCookie;
   sticky::StickyRoute route;
   if (router.config().kind != sticky::StickyKind::kNone) {
-    route = router.Decide(head, peer_ip_, from_peer_, NowSeconds());
+    route = router.Decide(head, peer_ip_, trusted_hop_, NowSeconds());
+    if (route.peer != nullptr && from_peer_ && !trusted_hop_) {
+      // On the peer listener without a proof: public, but never forwarded again (no loops with
+      // sidecars of a version before proofs), so it is balanced among this member's slots.
+      route.result = sticky::StickyResult::kRemapped;
+      route.peer = nullptr;
+      route.slot = -1;
+      route.set_cookie = true;
+      route.cookie_issued = 0;
+      route.cookie = {};
+    }
     thread_.stats_.CountSticky(static_cast<size_t>(route.result));
   }
   set_cookie_ = cookie_mode && route.set_cookie;

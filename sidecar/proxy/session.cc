@@ -445,9 +445,17 @@ void Session::StartRequest(const http::RequestHead& head) {
     FailRequest(405, "CONNECT is not supported by this reverse proxy", ErrorReason::kBadRequest);
     return;
   }
+  const HopTrust trust = CheckHop(head);
+  if (trust == HopTrust::kRejected) {
+    in_.Consume(head.head_bytes, thread_.buffers_);
+    thread_.stats_.CountError(ErrorReason::kBadHop);
+    FailRequest(403, "bad Drover-Hop token (MAC, member or time)", ErrorReason::kBadHop);
+    return;
+  }
+  trusted_hop_ = trust == HopTrust::kMember;
   const sticky::StickyRouter& router = *thread_.router_;
   const bool cookie_mode = router.config().kind == sticky::StickyKind::kCookie;
-  const bool https = router.SecureRequest(head, peer_ip_, from_peer_);
+  const bool https = router.SecureRequest(head, peer_ip_, trusted_hop_);
   const sticky::StickyRoute route = ChooseRoute(head, https);
   peer_ = nullptr;
   peer_table_.reset();
@@ -459,12 +467,14 @@ void Session::StartRequest(const http::RequestHead& head) {
        // The app never sees the sticky cookie.
        .strip_cookie =
            cookie_mode ? std::string_view(router.config().cookie_name) : std::string_view(),
-       .keep_proto = from_peer_},
+       .keep_proto = trusted_hop_},
       request_head_);
   request_head_sent_ = 0;
-  peer_cookie_size_ = 0;
+  peer_fields_size_ = 0;
   // A new session sent on by a draining member has no cookie yet: the next sidecar issues it.
-  if (route.peer != nullptr && cookie_mode && !route.cookie.empty()) AddPeerCookie(route.cookie);
+  if (route.peer != nullptr) {
+    AddPeerFields(*route.peer, cookie_mode ? route.cookie : std::string_view());
+  }
   in_.Consume(head.head_bytes, thread_.buffers_);
   if (route.peer != nullptr) {
     ConnectPeer(*route.peer);

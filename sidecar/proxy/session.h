@@ -42,8 +42,8 @@ class LoopThread;
 
 class Session : public net::EventHandler, public net::TimerHandler {
  public:
-  // `from_peer`: accepted on the peer listener, so another member's sidecar sent it and it is
-  // never forwarded again.
+  // `from_peer`: accepted on the peer listener. Its requests are never forwarded again; each is
+  // trusted as forwarded by a member only with a proof (CheckHop), else served as a public one.
   Session(LoopThread& thread, int fd, std::string peer_ip, bool from_peer);
   ~Session() override;
   void Start();
@@ -84,10 +84,16 @@ class Session : public net::EventHandler, public net::TimerHandler {
   // no backend is up. A connect that fails at once is handled (retried or answered) before
   // returning. `slot` >= 0 asks for that backend (a sticky session's) when it is up.
   bool ConnectBackend(int exclude, int slot = -1);
-  // peer_forward.cc. Relays the request to another member's sidecar (its session lives there).
+  // peer_forward.cc. Whether a request on the peer listener proves that a member forwarded it:
+  // a good Drover-Hop token when the members share a secret, else a member's source address.
+  // kRejected: a token is there but wrong (bad MAC, unknown member, outside the window): 403.
+  enum class HopTrust : uint8_t { kPublic, kMember, kRejected };
+  HopTrust CheckHop(const http::RequestHead& head);
+  // Relays the request to another member's sidecar (its session lives there).
   void ConnectPeer(const sticky::Member& member);
-  // Adds the session cookie for the next sidecar in a field of its own (request_head_).
-  void AddPeerCookie(std::string_view cookie);
+  // Adds what the next sidecar needs in fields of their own (request_head_): the session cookie
+  // (when not empty) and, with a shared secret, the Drover-Hop token for `member`.
+  void AddPeerFields(const sticky::Member& member, std::string_view cookie);
   // The peer could not be reached before any answer: serve here (a new cookie) or fail.
   void FallBackFromPeer(metrics::ErrorReason reason);
   // tcp_session.cc. TCP mode: a tunnel to a backend from the start.
@@ -158,11 +164,14 @@ class Session : public net::EventHandler, public net::TimerHandler {
   // whether this request is relayed to another member's sidecar.
   bool set_cookie_ = false;
   bool cookie_secure_ = false;
+  // Forwarded by a member (a request on the peer listener with a proof): its X-Forwarded-* are
+  // believed. A request on the peer listener without one is public, but still never forwarded.
+  bool trusted_hop_ = false;
   uint32_t cookie_issued_ = 0;
   std::shared_ptr<const sticky::MemberTable> peer_table_;  // keeps peer_ valid
   const sticky::Member* peer_ = nullptr;
-  size_t peer_cookie_at_ = 0;  // the Cookie field added for the peer, within request_head_
-  size_t peer_cookie_size_ = 0;
+  size_t peer_fields_at_ = 0;  // the fields added for the peer, within request_head_
+  size_t peer_fields_size_ = 0;
 
   // Its response.
   Response response_state_ = Response::kAwaitingHead;

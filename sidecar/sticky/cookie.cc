@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <array>
@@ -143,7 +145,52 @@ absl::StatusOr<CookieCodec> CookieCodec::Create(std::vector<std::string> keys) {
                        keys[i].size(), " bytes, want at least ", kMinKeyBytes));
     }
   }
-  return CookieCodec(std::move(keys));
+  const KeyOrigin origin = keys.empty() ? KeyOrigin::kNone : KeyOrigin::kShared;
+  return CookieCodec(std::move(keys), origin);
+}
+
+absl::StatusOr<CookieCodec> CookieCodec::PerProcess() {
+  std::string key(2 * kMinKeyBytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) != 1) {
+    return absl::InternalError("cookie key: no random bytes from the system");
+  }
+  return CookieCodec({std::move(key)}, KeyOrigin::kPerProcess);
+}
+
+CookieCodec CookieCodec::AfterReload(const CookieCodec& before, CookieCodec loaded) {
+  if (loaded.keys_.size() != 1 || before.keys_.empty() || before.origin_ != KeyOrigin::kShared) {
+    return loaded;
+  }
+  if (loaded.keys_[0] == before.keys_[0]) return before;
+  loaded.keys_.push_back(before.keys_[0]);
+  return loaded;
+}
+
+std::string CookieCodec::MacOf(std::string_view data) const {
+  if (keys_.empty()) return {};
+  std::string mac(SHA256_DIGEST_LENGTH, '\0');
+  unsigned int mac_len = 0;
+  if (HMAC(EVP_sha256(), keys_[0].data(), static_cast<int>(keys_[0].size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+           reinterpret_cast<unsigned char*>(mac.data()), &mac_len) == nullptr) {
+    return {};
+  }
+  return mac;
+}
+
+bool CookieCodec::VerifyMacOf(std::string_view data, std::string_view mac) const {
+  if (mac.size() != SHA256_DIGEST_LENGTH) return false;
+  for (const std::string& key : keys_) {
+    std::array<unsigned char, SHA256_DIGEST_LENGTH> expected{};
+    unsigned int expected_len = 0;
+    if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+             reinterpret_cast<const unsigned char*>(data.data()), data.size(), expected.data(),
+             &expected_len) == nullptr) {
+      continue;
+    }
+    if (CRYPTO_memcmp(expected.data(), mac.data(), expected.size()) == 0) return true;
+  }
+  return false;
 }
 
 absl::StatusOr<CookieCodec> CookieCodec::FromSecretFile(const std::string& path) {

@@ -21,7 +21,17 @@
 // the current one and accepts either, so secrets rotate without breaking sessions (deploy
 // [new, old], then [new] once cookies have been re-issued).
 //
-// Turning secrets on or off: with no secret configured, a cookie that carries a MAC is accepted
+// Without a member table (no --peers, no --controller) no other sidecar reads this one's cookies,
+// so with no secret configured the codec signs with a random key made for this process
+// (PerProcess): a hand-made cookie cannot pick a slot, and sessions start over when the process
+// does. With a member table every member must verify every other's cookies: that needs the shared
+// secret file, and without one cookies stay unsigned (the sidecar warns; docs/security.md).
+//
+// Reloading: the secret file is re-read when it changes (Kubernetes swaps a mounted Secret's
+// symlink). AfterReload keeps the key that was current as the previous one when the new file
+// names only its current key, so rewriting the file with just the new secret keeps old sessions.
+//
+// Turning secrets on or off: with no key at all, a cookie that carries a MAC is accepted
 // and its MAC ignored, so switching secrets off (or a rollout where some members have none yet)
 // keeps every session; nothing is lost, since without a secret anyone can forge a cookie anyway.
 // The other direction is deliberately strict: with a secret configured, a cookie without a MAC is
@@ -70,8 +80,25 @@ class CookieCodec {
   // never quote a key.
   static absl::StatusOr<CookieCodec> FromSecretFile(const std::string& path);
 
+  // A codec signing with a random key from the kernel, for a sidecar without a member table.
+  static absl::StatusOr<CookieCodec> PerProcess();
+  // The codec after the secret file was read again: `loaded` (its keys), except that when the
+  // file names only a current key, the key current in `before` stays accepted as the previous one
+  // (and when that key is unchanged, `before` stays as it is).
+  static CookieCodec AfterReload(const CookieCodec& before, CookieCodec loaded);
+
   // The number of secrets configured (0, 1 or 2); 0 means cookies carry no MAC.
   size_t key_count() const { return keys_.size(); }
+  // Where the keys come from: none, a random per-process key, or secrets shared by every member
+  // (the secret file, or Create with keys). Only shared secrets can prove anything to a peer.
+  enum class KeyOrigin : uint8_t { kNone, kPerProcess, kShared };
+  KeyOrigin origin() const { return origin_; }
+
+  // HMAC-SHA256 of `data` under the current key (32 bytes; empty without a key), and whether
+  // `mac` is that of `data` under the current or the previous key (constant time): for other
+  // values signed with the same secrets (hop_token.h).
+  std::string MacOf(std::string_view data) const;
+  bool VerifyMacOf(std::string_view data, std::string_view mac) const;
 
   std::string Encode(const SessionCookie& cookie) const;
 
@@ -95,9 +122,11 @@ class CookieCodec {
   static std::string_view ReasonName(Invalid reason);
 
  private:
-  explicit CookieCodec(std::vector<std::string> keys) : keys_(std::move(keys)) {}
+  CookieCodec(std::vector<std::string> keys, KeyOrigin origin)
+      : keys_(std::move(keys)), origin_(origin) {}
 
   std::vector<std::string> keys_;
+  KeyOrigin origin_ = KeyOrigin::kNone;
 };
 
 // Finds `name` (case-sensitive) among the Cookie header field values (RFC 6265 "a=b; c=d";

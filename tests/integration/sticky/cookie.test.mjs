@@ -21,6 +21,7 @@ import {
   keepAliveAgent,
   decodeCookieValue,
   encodeCookieValue,
+  signCookieValue,
   tempDir,
   histogram,
 } from './lib/sticky.mjs';
@@ -174,10 +175,13 @@ test('bad cookies get a 200 and a fresh cookie, and count as invalid', async (t)
 // A well-formed cookie naming a slot that does not exist is re-homed (`remapped`), not an error.
 test('a cookie naming a slot that does not exist is re-homed with a fresh cookie', async (t) => {
   const s = scope(t);
-  const { sc } = await threeBackends(s);
+  const dir = tempDir(t);
+  const secret = path.join(dir, 'secret');
+  fs.writeFileSync(secret, `${kSecretA}\n`);
+  const { sc } = await threeBackends(s, [`--cookie-secret-file=${secret}`]);
   const good = decodeCookieValue(dropCookie(await get(sc.port)));
   const before = await stickyCounts(sc.adminPort);
-  const r = await get(sc.port, { headers: cookieHeader(encodeCookieValue({ ...good, slot: 7 })) });
+  const r = await get(sc.port, { headers: cookieHeader(signCookieValue({ ...good, slot: 7 }, kSecretA)) });
   assert.equal(r.status, 200);
   const fresh = dropCookie(r);
   assert.ok(fresh);
@@ -229,7 +233,11 @@ test('secret rotation: an A cookie is accepted under "B\\nA" and rejected under 
   const scA = await start([`--cookie-secret-file=${fileA}`]);
   const scBA = await start([`--cookie-secret-file=${fileBA}`]);
   const scB = await start([`--cookie-secret-file=${fileB}`]);
-  const scNone = await start([]);
+  // "No secret" that keeps MACed cookies: a member table without a secret (with neither, the
+  // sidecar signs with a per-process key; trust.test.mjs).
+  const peersNone = path.join(dir, 'peers');
+  fs.writeFileSync(peersNone, 'rotation 127.0.0.1:1 3\n');
+  const scNone = await start([`--peers=${peersNone}`]);
   // Three sessions under A, so that one sits on a backend balancing would not pick at once.
   let issued;
   for (let i = 0; i < 3; i++) issued = await get(scA.port);

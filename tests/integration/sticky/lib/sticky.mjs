@@ -185,6 +185,13 @@ export function encodeCookieValue({ member, slot, issued, lastSeen }, mac) {
   const body = b.toString('base64url');
   return mac === undefined ? body : `${body}.${mac}`;
 }
+// The value a sidecar with cookie secret `secret` issues for these fields: the MAC is the first
+// 10 bytes of HMAC-SHA256(secret, the 14 packed bytes), base64url.
+export function signCookieValue(fields, secret) {
+  const body = encodeCookieValue(fields);
+  const mac = crypto.createHmac('sha256', secret).update(Buffer.from(body, 'base64url')).digest().subarray(0, 10);
+  return `${body}.${mac.toString('base64url')}`;
+}
 
 // Writes `text` to `file` atomically (a temporary file in the same directory, then rename), the
 // way the docs ask writers of --peers files to.
