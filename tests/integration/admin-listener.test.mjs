@@ -24,9 +24,9 @@ function writeFileAtomic(file, text) {
   fs.renameSync(tmp, file);
 }
 
-// A probe's own deadline: far above what an answer takes, far below what the old one-at-a-time
-// listener needed behind 25 held connections (2 s each).
-const kProbe = { timeoutMs: 2000 };
+// A probe's own deadline: far above what an answer takes on a loaded machine, far below what
+// the old one-at-a-time listener needed behind 25 held connections (2 s each: 50 s).
+const kProbe = { timeoutMs: 5000 };
 
 // 20 silent connections and 5 that trickle a head byte by byte do not hold up /healthz or
 // /metrics, which answer while all 25 stay open.
