@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/membership_version.h"
+#include "common/token_file.h"
 #include "prometheus/text_serializer.h"
 #include "sidecar/sticky/hash.h"
 

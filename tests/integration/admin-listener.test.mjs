@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { scope, backendsFlag } from './lib/scope.mjs';
 import { request } from './lib/backends.mjs';
+import { runSidecar } from './lib/sidecar.mjs';
 import { waitFor } from './lib/proc.mjs';
 import { supervisorScope, appCmd } from './supervisor/lib/supervisor.mjs';
 
@@ -160,4 +161,18 @@ test('POST /reload with --admin-token-file: 401 without the token, 202 with it, 
   );
   assert.equal(rotated.status, 202, rotated.text);
   assert.equal((await reload('first-secret-token')).status, 401, 'the old token no longer works');
+});
+
+// A token file that cannot be read, or holds no token, is a bad flag: exit 2, one line naming it.
+test('an unreadable or empty --admin-token-file exits 2 naming the flag', async (t) => {
+  const dir = tempDir(t);
+  const empty = path.join(dir, 'empty');
+  fs.writeFileSync(empty, '\n');
+  for (const file of [path.join(dir, 'missing'), empty]) {
+    const r = await runSidecar(['--listen=127.0.0.1:0', '--admin=127.0.0.1:0', '--backends=127.0.0.1:1', `--admin-token-file=${file}`]);
+    assert.equal(r.code, 2, r.stderr);
+    const lines = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/backend .* is down/.test(l));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], /^drover-sidecar: --admin-token-file: /);
+  }
 });
