@@ -46,18 +46,19 @@ std::vector<std::string> ParseFlagsOrExit(int argc, char** argv, const CliSpec& 
   absl::SetProgramUsageMessage(spec.usage);
   absl::FlagsUsageConfig usage_config;
   std::string flag_dir = spec.flag_dir;
-  usage_config.contains_help_flags = [flag_dir](absl::string_view file) {
-    return absl::StrContains(file, flag_dir);
-  };
-  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
-  usage_config.normalize_filename = [](absl::string_view file) {
-    // Print "controller/main.cc", never the build machine's path.
+  std::string program = spec.program;
+  // Abseil heads each group of flags with its source file; --help shows the program's name
+  // instead ("Flags from drover-sidecar:"), never a path of the machine that built it.
+  usage_config.normalize_filename = [flag_dir, program](absl::string_view file) {
+    if (absl::StrContains(file, flag_dir)) return program;
     for (const char* root : {"controller/", "sidecar/", "droverctl/", "bench/", "common/"}) {
       size_t at = file.rfind(root);
       if (at != absl::string_view::npos) return std::string(file.substr(at));
     }
     return std::string(file);
   };
+  usage_config.contains_help_flags = [program](absl::string_view file) { return file == program; };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
   absl::SetFlagsUsageConfig(usage_config);
   absl::flags_internal::SetProgramInvocationName(spec.program);
 
@@ -72,7 +73,7 @@ std::vector<std::string> ParseFlagsOrExit(int argc, char** argv, const CliSpec& 
       absl::string_view body = absl::string_view(arg).substr(arg[1] == '-' ? 2 : 1);
       absl::string_view name = body.substr(0, body.find('='));
       if (name == "help" || name == "helpfull" || name == "h") {
-        absl::flags_internal::FlagsHelp(std::cout, flag_dir,
+        absl::flags_internal::FlagsHelp(std::cout, program,
                                         absl::flags_internal::HelpFormat::kHumanReadable,
                                         absl::ProgramUsageMessage());
         std::exit(0);

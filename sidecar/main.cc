@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,11 +13,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/internal/program_name.h"
-#include "absl/flags/internal/usage.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -44,7 +38,14 @@ ABSL_FLAG(std::string, balance, "leastconn",
           "leastconn (least outstanding requests), roundrobin or p2c (power of two choices).");
 ABSL_FLAG(int, threads, 0, "Event-loop threads; 0 = the CPUs this process may run on.");
 ABSL_FLAG(std::string, admin, "127.0.0.1:9901",
-          "Admin listener for /metrics, /healthz and /readyz; empty to disable.");
+          "Admin listener for /metrics, /healthz, /readyz, /status and POST /reload; empty to "
+          "disable.");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "File with the bearer token that POST /reload (any mutating admin path) needs, re-read "
+          "when it changes. Without it, mutating paths are served on a loopback --admin only.");
+ABSL_FLAG(absl::Duration, admin_head_timeout, absl::Seconds(5),
+          "Time an admin connection has to send a request head (and an idle one to send the "
+          "next); then it is closed.");
 ABSL_FLAG(int64_t, max_connections, 100000,
           "Client connections open at once; more are closed at accept.");
 ABSL_FLAG(int64_t, max_head_bytes, 16384, "Largest request head; a larger one gets 431.");
@@ -150,29 +151,6 @@ using drover::net::SocketAddress;
 [[noreturn]] void Die(const std::string& message) {
   std::fprintf(stderr, "drover-sidecar: %s\n", message.c_str());
   std::exit(2);
-}
-
-// Abseil flag names are identifiers; users type --max-connections as often as
-// --max_connections, so dashes in a flag's name (not its value) become underscores.
-std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::string>& storage) {
-  storage.reserve(static_cast<size_t>(argc));
-  std::vector<char*> out;
-  bool after_double_dash = false;
-  for (int i = 0; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--") after_double_dash = true;
-    if (i > 0 && !after_double_dash && absl::StartsWith(arg, "-") && arg.size() > 2) {
-      size_t start = arg[1] == '-' ? 2 : 1;
-      size_t end = arg.find('=');
-      if (end == std::string::npos) end = arg.size();
-      for (size_t k = start; k < end; ++k) {
-        if (arg[k] == '-') arg[k] = '_';
-      }
-    }
-    storage.push_back(std::move(arg));
-    out.push_back(storage.back().data());
-  }
-  return out;
 }
 
 int AvailableCpus() {
@@ -282,6 +260,8 @@ void ReadProxyFlags(drover::SidecarOptions& options) {
     absl::StatusOr<SocketAddress> admin_address = SocketAddress::Parse(options.admin);
     if (!admin_address.ok()) Die(absl::StrCat("--admin: ", admin_address.status().message()));
   }
+  options.admin_token_file = absl::GetFlag(FLAGS_admin_token_file);
+  options.admin_head_timeout = PositiveDuration(FLAGS_admin_head_timeout, "admin-head-timeout");
 }
 
 // --sticky and the cookie, --member-id, --peer-listen (the member table's source is separate).
@@ -454,38 +434,16 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   // Before any thread exists, so every thread inherits the mask (see sidecar.h).
   drover::BlockHandledSignals();
-  absl::SetProgramUsageMessage(
-      "Drover's per-pod reverse proxy and process supervisor.\n\n"
-      "  drover-sidecar --listen=0.0.0.0:8080 --backends=127.0.0.1:3000,127.0.0.1:3001\n"
-      "  drover-sidecar --listen=0.0.0.0:8080 --workers=auto -- node server.js\n\n"
-      "Flag names take dashes or underscores alike. Durations: 500ms, 10s, 1m. "
-      "See docs/sidecar-cli.md.");
-  absl::FlagsUsageConfig usage_config;
-  usage_config.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "sidecar/");
-  };
-  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage_config);
-
-  absl::flags_internal::SetProgramInvocationName("drover-sidecar");
-  // Abseil's own --help exits with status 1; asking for help is not an error here.
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--") break;
-    if (arg == "--help" || arg == "-help" || arg == "-h" || arg == "--helpfull") {
-      absl::flags_internal::FlagsHelp(std::cout, "sidecar/",
-                                      absl::flags_internal::HelpFormat::kHumanReadable,
-                                      absl::ProgramUsageMessage());
-      return 0;
-    }
-  }
-
-  std::vector<std::string> storage;
-  std::vector<char*> args = NormalizeFlagNames(argc, argv, storage);
-  std::vector<char*> positional =
-      absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
-  std::vector<std::string> command;
-  for (size_t i = 1; i < positional.size(); ++i) command.emplace_back(positional[i]);
+  std::vector<std::string> command = drover::ParseFlagsOrExit(
+      argc, argv,
+      {.program = "drover-sidecar",
+       .flag_dir = "sidecar/",
+       .usage = "Drover's per-pod reverse proxy and process supervisor.\n\n"
+                "  drover-sidecar --listen=0.0.0.0:8080 --backends=127.0.0.1:3000,127.0.0.1:3001\n"
+                "  drover-sidecar --listen=0.0.0.0:8080 --workers=auto -- node server.js\n\n"
+                "Flag names take dashes or underscores alike. Durations: 500ms, 10s, 1m. "
+                "See docs/sidecar-cli.md.",
+       .allow_positional = true});
   bool saw_double_dash = false;
   for (int i = 1; i < argc; ++i) saw_double_dash = saw_double_dash || std::string(argv[i]) == "--";
   if (!command.empty() && !saw_double_dash) {
@@ -501,6 +459,12 @@ int main(int argc, char** argv) {
   std::unique_ptr<drover::membership::MembershipSource> source = MakeMembershipSource(options);
   absl::StatusOr<std::unique_ptr<drover::Sidecar>> sidecar =
       drover::Sidecar::Create(std::move(options), std::move(source));
-  if (!sidecar.ok()) Die(std::string(sidecar.status().message()));
+  if (!sidecar.ok()) {
+    // A port that another process holds is not a usage error (the flags are fine; run one
+    // sidecar per port): exit 1. Every other start-up error names a flag whose value does not
+    // hold up: exit 2, like a bad flag.
+    std::fprintf(stderr, "drover-sidecar: %s\n", std::string(sidecar.status().message()).c_str());
+    return sidecar.status().code() == absl::StatusCode::kUnavailable ? 1 : 2;
+  }
   return (*sidecar)->Run();
 }

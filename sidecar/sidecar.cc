@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "common/files.h"
 #include "common/membership_version.h"
+#include "common/token_file.h"
 #include "prometheus/text_serializer.h"
 #include "sidecar/sticky/hash.h"
 
@@ -128,42 +129,37 @@ absl::Status Sidecar::Init() {
   config.sticky.member_hash = sticky::MemberHash(config.sticky.member_id);
   if (absl::Status s = InitCookieCodec(); !s.ok()) return s;
 
-  // One SO_REUSEPORT listener per thread; with port 0 the first one picks the port. A thread
-  // owns its listeners from the moment it exists; until then they are closed here on errors.
+  // One listener per thread, in a SO_REUSEPORT group that only this process can form (see
+  // net::ListenGroup): a port that another process holds is an error here, not a silent share
+  // of its traffic. With port 0 the group's first socket picks the port. A thread owns its
+  // listeners from the moment it exists; until then they are closed here on errors.
   std::vector<int> listen_fds;
-  std::vector<int> peer_listen_fds;
+  std::vector<int> peer_listen_fds(static_cast<size_t>(config.threads), -1);
   auto close_unowned = [&] {
     for (size_t i = loops_.size(); i < listen_fds.size(); ++i) close(listen_fds[i]);
     for (size_t i = loops_.size(); i < peer_listen_fds.size(); ++i) {
       if (peer_listen_fds[i] >= 0) close(peer_listen_fds[i]);
     }
   };
-  for (int i = 0; i < config.threads; ++i) {
-    absl::StatusOr<int> fd = net::ListenReusePort(config.listen, 4096);
-    if (!fd.ok()) {
+  {
+    absl::StatusOr<std::vector<int>> fds = net::ListenGroup(config.listen, config.threads, 4096);
+    if (!fds.ok()) {
+      return {fds.status().code(), absl::StrCat("--listen ", fds.status().message())};
+    }
+    listen_fds = *std::move(fds);
+    absl::StatusOr<net::SocketAddress> bound = net::LocalAddress(listen_fds[0]);
+    if (bound.ok()) config.listen = *bound;
+  }
+  if (config.peer_listen) {
+    absl::StatusOr<std::vector<int>> fds =
+        net::ListenGroup(*config.peer_listen, config.threads, 4096);
+    if (!fds.ok()) {
       close_unowned();
-      return {fd.status().code(), absl::StrCat("--listen: ", fd.status().message())};
+      return {fds.status().code(), absl::StrCat("--peer-listen ", fds.status().message())};
     }
-    if (i == 0 && config.listen.port() == 0) {
-      absl::StatusOr<net::SocketAddress> bound = net::LocalAddress(*fd);
-      if (bound.ok()) config.listen = *bound;
-    }
-    listen_fds.push_back(*fd);
-    if (config.peer_listen) {
-      absl::StatusOr<int> peer_fd = net::ListenReusePort(*config.peer_listen, 4096);
-      if (!peer_fd.ok()) {
-        close_unowned();
-        return {peer_fd.status().code(),
-                absl::StrCat("--peer-listen: ", peer_fd.status().message())};
-      }
-      if (i == 0 && config.peer_listen->port() == 0) {
-        absl::StatusOr<net::SocketAddress> bound = net::LocalAddress(*peer_fd);
-        if (bound.ok()) config.peer_listen = *bound;
-      }
-      peer_listen_fds.push_back(*peer_fd);
-    } else {
-      peer_listen_fds.push_back(-1);
-    }
+    peer_listen_fds = *std::move(fds);
+    absl::StatusOr<net::SocketAddress> bound = net::LocalAddress(peer_listen_fds[0]);
+    if (bound.ok()) config.peer_listen = *bound;
   }
 
   for (int i = 0; i < config.threads; ++i) {
@@ -300,7 +296,18 @@ absl::Status Sidecar::StartAdmin() {
   if (!address.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--admin: ", address.status().message()));
   }
-  admin_ = std::make_unique<admin::AdminServer>(*address);
+  admin::AdminOptions admin_options;
+  admin_options.address = *address;
+  admin_options.head_timeout_ms = absl::ToInt64Milliseconds(options_.admin_head_timeout);
+  if (!options_.admin_token_file.empty()) {
+    absl::StatusOr<std::unique_ptr<TokenFile>> token = TokenFile::Open(options_.admin_token_file);
+    if (!token.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--admin-token-file: ", token.status().message()));
+    }
+    admin_options.token = *std::move(token);
+  }
+  admin_ = std::make_unique<admin::AdminServer>(std::move(admin_options));
   std::shared_ptr<prometheus::Collectable> worker_collector =
       supervisor_ ? supervisor_->Collector() : nullptr;
   admin_->Handle("GET", "/metrics", [this, worker_collector] {
@@ -327,7 +334,13 @@ absl::Status Sidecar::StartAdmin() {
     return admin::AdminResponse{202, {}, "reload started\n"};
   });
   if (absl::Status s = admin_->Start(); !s.ok()) {
-    return {s.code(), absl::StrCat("--admin: ", s.message())};
+    return {s.code(), absl::StrCat("--admin ", s.message())};
+  }
+  if (admin_->mutations_refused()) {
+    std::fprintf(stderr,
+                 "drover-sidecar: warning: --admin %s is not a loopback address and "
+                 "--admin-token-file is not set: POST /reload answers 403\n",
+                 admin_->address().ToString().c_str());
   }
   return absl::OkStatus();
 }

@@ -47,8 +47,10 @@ struct SidecarOptions {
   proxy::ProxyConfig proxy;
   std::string mode_name;
   std::string balance_name;
-  std::string backends;  // proxy-only mode
-  std::string admin;     // empty: no admin listener
+  std::string backends;          // proxy-only mode
+  std::string admin;             // empty: no admin listener
+  std::string admin_token_file;  // empty: mutating admin paths only on a loopback --admin
+  absl::Duration admin_head_timeout = absl::Seconds(5);
   absl::Duration health_interval = absl::Seconds(2);
   absl::Duration connect_timeout = absl::Seconds(3);
   std::optional<supervisor::SupervisorConfig> supervisor;  // set: supervisor mode
@@ -65,7 +67,8 @@ class Sidecar {
  public:
   // Binds the listeners, builds the event-loop threads, and starts the admin listener, the
   // supervisor (or health checks) and `source` (may be null: no member table). Errors name the
-  // flag at fault, one line, for main() to print and exit 2 with.
+  // flag at fault, one line, for main() to print; kUnavailable means a port that another
+  // process holds (exit 1), anything else a flag's value that does not hold up (exit 2).
   static absl::StatusOr<std::unique_ptr<Sidecar>> Create(
       SidecarOptions options, std::unique_ptr<membership::MembershipSource> source = nullptr);
   ~Sidecar();

@@ -117,27 +117,83 @@ std::string SocketAddress::ToString() const {
   return absl::StrCat(HostString(), ":", port());
 }
 
-absl::StatusOr<int> ListenReusePort(const SocketAddress& address, int backlog) {
+bool SocketAddress::IsLoopback() const {
+  if (family() == AF_INET) {
+    return (ntohl(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (family() == AF_INET6) {
+    const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(&a) || (IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127);
+  }
+  return false;
+}
+
+namespace {
+
+enum class PortSharing : uint8_t { kExclusive, kReusePort };
+
+absl::StatusOr<int> Listen(const SocketAddress& address, int backlog, PortSharing sharing) {
+  const std::string where = address.ToString();
   int fd = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::ErrnoToStatus(errno, "socket");
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat(where, ": socket"));
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+  if (sharing == PortSharing::kReusePort &&
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
     int err = errno;
     close(fd);
-    return absl::ErrnoToStatus(err, "SO_REUSEPORT");
+    return absl::ErrnoToStatus(err, absl::StrCat(where, ": SO_REUSEPORT"));
   }
   if (bind(fd, address.sockaddr_ptr(), address.length()) != 0) {
     int err = errno;
     close(fd);
-    return absl::ErrnoToStatus(err, absl::StrCat("bind ", address.ToString()));
+    if (err == EADDRINUSE) {
+      return absl::UnavailableError(
+          absl::StrCat(where, ": address already in use (another process holds it)"));
+    }
+    return absl::ErrnoToStatus(err, absl::StrCat(where, ": bind"));
   }
   if (listen(fd, backlog) != 0) {
     int err = errno;
     close(fd);
-    return absl::ErrnoToStatus(err, absl::StrCat("listen ", address.ToString()));
+    return absl::ErrnoToStatus(err, absl::StrCat(where, ": listen"));
   }
   return fd;
+}
+
+}  // namespace
+
+absl::StatusOr<int> ListenExclusive(const SocketAddress& address, int backlog) {
+  return Listen(address, backlog, PortSharing::kExclusive);
+}
+
+absl::StatusOr<int> ListenReusePort(const SocketAddress& address, int backlog) {
+  return Listen(address, backlog, PortSharing::kReusePort);
+}
+
+absl::StatusOr<std::vector<int>> ListenGroup(const SocketAddress& address, int count, int backlog) {
+  std::vector<int> fds;
+  auto fail = [&fds](absl::Status status) {
+    for (int fd : fds) close(fd);
+    return status;
+  };
+  absl::StatusOr<int> first = ListenExclusive(address, backlog);
+  if (!first.ok()) return first.status();
+  fds.push_back(*first);
+  if (count <= 1) return fds;
+  // Bound and listening alone, the first socket now lets the others join it.
+  int one = 1;
+  if (setsockopt(*first, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+    return fail(absl::ErrnoToStatus(errno, absl::StrCat(address.ToString(), ": SO_REUSEPORT")));
+  }
+  absl::StatusOr<SocketAddress> bound = LocalAddress(*first);
+  if (!bound.ok()) return fail(bound.status());
+  while (static_cast<int>(fds.size()) < count) {
+    absl::StatusOr<int> fd = ListenReusePort(*bound, backlog);
+    if (!fd.ok()) return fail(fd.status());
+    fds.push_back(*fd);
+  }
+  return fds;
 }
 
 absl::StatusOr<SocketAddress> LocalAddress(int fd) {

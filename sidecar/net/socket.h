@@ -1,7 +1,8 @@
 // Socket addresses and the few socket calls the sidecar makes, with errors as absl::Status.
 //
 //   absl::StatusOr<SocketAddress> addr = SocketAddress::Parse("127.0.0.1:8080");
-//   absl::StatusOr<int> fd = ListenReusePort(*addr, /*backlog=*/4096);
+//   absl::StatusOr<std::vector<int>> fds = ListenGroup(*addr, /*count=*/4, /*backlog=*/4096);
+//   absl::StatusOr<int> admin = ListenExclusive(*addr, /*backlog=*/128);
 #ifndef DROVER_SIDECAR_NET_SOCKET_H_
 #define DROVER_SIDECAR_NET_SOCKET_H_
 
@@ -11,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -36,14 +38,31 @@ class SocketAddress {
   bool IsUnspecified() const;
   // "127.0.0.1:80" or "[::1]:80"
   std::string ToString() const;
+  // 127.0.0.0/8, ::1, or ::ffff:127.0.0.0/104: only this host can reach a listener bound here.
+  bool IsLoopback() const;
 
  private:
   sockaddr_storage storage_{};
   socklen_t length_ = 0;
 };
 
-// A non-blocking listening socket with SO_REUSEADDR and SO_REUSEPORT, so every event-loop
-// thread can own one listener on the same address and the kernel spreads connections.
+// A non-blocking listening socket that no other socket can share: SO_REUSEADDR (a restart binds
+// over the previous run's TIME_WAIT connections) but not SO_REUSEPORT. A port that another
+// process listens on, with or without SO_REUSEPORT, is an error: "ADDRESS: address already in
+// use (another process holds it)".
+absl::StatusOr<int> ListenExclusive(const SocketAddress& address, int backlog);
+
+// `count` non-blocking listeners on one address, one per event-loop thread, among which the
+// kernel spreads new connections (SO_REUSEPORT). The first is bound like ListenExclusive, so a
+// port that another process listens on is the same error and a second drover-sidecar cannot
+// join the group; only then does it take SO_REUSEPORT (Linux reads the option of a bound socket
+// at each later bind and listen) and the others join it. With port 0 they all get the first
+// one's port. Another process of the same user that sets SO_REUSEPORT itself can still join
+// after that; no other socket can.
+absl::StatusOr<std::vector<int>> ListenGroup(const SocketAddress& address, int count, int backlog);
+
+// A non-blocking listening socket with SO_REUSEADDR and SO_REUSEPORT: it joins a group on the
+// same address (ListenGroup's building block).
 absl::StatusOr<int> ListenReusePort(const SocketAddress& address, int backlog);
 // The address a bound socket really has (for port 0).
 absl::StatusOr<SocketAddress> LocalAddress(int fd);

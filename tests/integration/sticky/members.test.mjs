@@ -10,9 +10,9 @@ import path from 'node:path';
 import { supervisorScope } from '../supervisor/lib/supervisor.mjs';
 import { freePort } from '../lib/backends.mjs';
 import { stickyCounts, peersText, tempDir, histogram, pool, writeFileAtomic } from './lib/sticky.mjs';
-import { SOCKETIO_APP, socketIoInstalled, openClients, describeClients, RandomPortAgent } from './lib/sio.mjs';
+import { SOCKETIO_APP, openClients, describeClients, RandomPortAgent } from './lib/sio.mjs';
+import { requirePackage } from '../lib/packages.mjs';
 
-const kSkip = !socketIoInstalled && 'run npm install in examples/socketio';
 const kClients = Number(process.env.STICKY_MEMBERS_CLIENTS || 200);
 
 // Starts pod-a/b/c with their peer listeners and one peers file listing all three.
@@ -41,7 +41,8 @@ async function startMembers(t, ids = ['pod-a', 'pod-b', 'pod-c'], workers = 2) {
 }
 
 // Each request to a random one of 3 sidecars: every Socket.IO session stays on its first worker.
-test(`${kClients} socket.io clients, each request to a random one of 3 sidecars, stay on their first worker`, { timeout: 150000, skip: kSkip }, async (t) => {
+test(`${kClients} socket.io clients, each request to a random one of 3 sidecars, stay on their first worker`, { timeout: 150000 }, async (t) => {
+  requirePackage('examples/socketio', 'socket.io');
   const clients = [];
   t.after(() => clients.forEach((c) => c.close()));
   const { members, owner } = await startMembers(t);

@@ -12,9 +12,9 @@ import assert from 'node:assert/strict';
 import { supervisorScope, metricSum } from '../supervisor/lib/supervisor.mjs';
 import { waitFor } from '../lib/proc.mjs';
 import { stickyCounts, pool, histogram } from './lib/sticky.mjs';
-import { SOCKETIO_APP, socketIoInstalled, openClients, describeClients } from './lib/sio.mjs';
+import { SOCKETIO_APP, openClients, describeClients } from './lib/sio.mjs';
+import { requirePackage } from '../lib/packages.mjs';
 
-const kSkip = !socketIoInstalled && 'run npm install in examples/socketio';
 const kClients = Number(process.env.STICKY_SIO_CLIENTS || 200);
 
 async function startApp(t, workers = 4) {
@@ -35,7 +35,8 @@ function clientList(t) {
 }
 
 // 200 socket.io clients on 4 workers: no connect_error, all upgraded, every answer from one worker.
-test(`${kClients} socket.io-client clients (polling, then websocket) each stay on one of 4 workers`, { timeout: 120000, skip: kSkip }, async (t) => {
+test(`${kClients} socket.io-client clients (polling, then websocket) each stay on one of 4 workers`, { timeout: 120000 }, async (t) => {
+  requirePackage('examples/socketio', 'socket.io');
   const t0 = Date.now();
   const clients = clientList(t);
   const { sc, pidOfWorker } = await startApp(t);
@@ -83,7 +84,8 @@ test(`${kClients} socket.io-client clients (polling, then websocket) each stay o
 });
 
 // kill -9 of a worker re-homes only its clients, each with one reconnect; others never reconnect.
-test('killing one worker re-homes only its clients, each with at most one reconnect', { timeout: 120000, skip: kSkip }, async (t) => {
+test('killing one worker re-homes only its clients, each with at most one reconnect', { timeout: 120000 }, async (t) => {
+  requirePackage('examples/socketio', 'socket.io');
   const clients = clientList(t);
   const { sc, status } = await startApp(t);
   clients.push(...(await openClients(80, () => `http://127.0.0.1:${sc.port}`, { batch: 20 })));

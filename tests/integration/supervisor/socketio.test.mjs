@@ -1,16 +1,15 @@
 // The Socket.IO example (examples/socketio) under supervisor mode: WebSocket clients reach both
 // workers through the proxy, each echo names the worker that answered, and GET /whoami works.
-// Needs `npm install` in examples/socketio; skipped otherwise.
+// Needs examples/socketio's npm packages (scripts/setup.sh installs them); fails without them.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import { supervisorScope, REPO_ROOT, withDeadline, request } from './lib/supervisor.mjs';
+import { requirePackage } from '../lib/packages.mjs';
 
 const kExample = path.join(REPO_ROOT, 'examples/socketio');
-const kInstalled = fs.existsSync(path.join(kExample, 'node_modules/socket.io'));
 
 // A minimal Socket.IO v4 client over a raw WebSocket (Engine.IO v4 packets: "0" open, "2" ping,
 // "3" pong, "4" message; Socket.IO: "40" connect, "42" event, "43" ack).
@@ -56,7 +55,8 @@ async function connectSocketIo(port) {
 }
 
 // WebSocket clients of the Socket.IO example reach both workers, and every echo names its worker.
-test('socket.io example: echo over WebSocket names its worker, on both workers', { timeout: 60000, skip: !kInstalled && 'run npm install in examples/socketio' }, async (t) => {
+test('socket.io example: echo over WebSocket names its worker, on both workers', { timeout: 60000 }, async (t) => {
+  requirePackage('examples/socketio', 'socket.io');
   const s = supervisorScope(t);
   const sc = await s.start({
     workers: 2,
@@ -86,7 +86,8 @@ test('socket.io example: echo over WebSocket names its worker, on both workers',
 });
 
 // Open WebSocket tunnels do not hold a SIGTERM exit past --grace-period.
-test('socket.io example: SIGTERM with open WebSockets exits 0 within --grace-period', { timeout: 60000, skip: !kInstalled && 'run npm install in examples/socketio' }, async (t) => {
+test('socket.io example: SIGTERM with open WebSockets exits 0 within --grace-period', { timeout: 60000 }, async (t) => {
+  requirePackage('examples/socketio', 'socket.io');
   const s = supervisorScope(t);
   const graceMs = 4000;
   const sc = await s.start({

@@ -18,13 +18,11 @@
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import fs from 'node:fs';
 import { io } from 'socket.io-client';
 import { REPO_ROOT } from '../../lib/sidecar.mjs';
 import { withDeadline, waitFor } from '../../lib/proc.mjs';
 
 export const SOCKETIO_APP = path.join(REPO_ROOT, 'examples/socketio/server.js');
-export const socketIoInstalled = fs.existsSync(path.join(REPO_ROOT, 'examples/socketio/node_modules/socket.io'));
 
 // An http.Agent without keep-alive that connects each new socket to a random port of `ports`
 // (all on 127.0.0.1), and logs the port it chose.
