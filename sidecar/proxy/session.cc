@@ -13,6 +13,7 @@
 #include "sidecar/net/socket.h"
 #include "sidecar/proxy/loop_thread.h"
 #include "sidecar/proxy/session_internal.h"
+#include "sidecar/sticky/engineio.h"
 
 namespace drover::proxy {
 
@@ -389,7 +390,7 @@ void Session::StartRequest(const http::RequestHead& head) {
     return;
   }
   const sticky::StickyRouter& router = *thread_.router_;
-  const bool cookie_mode = router.config().kind == sticky::StickyKind::kCookie;
+  const bool cookie_mode = router.config().InsertsCookie();
   const bool https = router.SecureRequest(head, peer_ip_, from_peer_);
   const sticky::StickyRoute route = ChooseRoute(head, https);
   peer_ = nullptr;
@@ -406,6 +407,8 @@ void Session::StartRequest(const http::RequestHead& head) {
       request_head_);
   request_head_sent_ = 0;
   peer_cookie_size_ = 0;
+  TakeRoutePrefix(route, router.config().kind == sticky::StickyKind::kSocketIo &&
+                             sticky::IsEngineIoHandshake(head.target));
   // A new session sent on by a draining member has no cookie yet: the next sidecar issues it.
   if (route.peer != nullptr && cookie_mode && !route.cookie.empty()) AddPeerCookie(route.cookie);
   in_.Consume(head.head_bytes, thread_.buffers_);
