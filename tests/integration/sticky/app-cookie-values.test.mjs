@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { scope, backendsFlag } from '../lib/scope.mjs';
+import { freePort } from '../lib/backends.mjs';
 import { get, namedBackends, stickySetCookies, parseSetCookie, stickyCounts, tempDir, decodeCookieValue } from './lib/sticky.mjs';
 
 const kSecret = 'app-cookie-test-secret-0123456789';
@@ -83,4 +84,30 @@ test('forged, truncated, foreign-secret and pre-existing values fall back to the
   }
   const after = await stickyCounts(sc.adminPort);
   assert.equal(after.invalid - before.invalid, 16, `four bad routes x 4 counted invalid: ${JSON.stringify(after)}`);
+});
+
+// A route naming a member whose sidecar cannot be reached is served here: the prefix still comes
+// off (the app reads its own value), and the app's next cookie gets this member's route.
+test('a route to an unreachable member is served here, and the app reads its own value', async (t) => {
+  const s = scope(t);
+  const dir = tempDir(t);
+  const secretFile = path.join(dir, 'secret');
+  fs.writeFileSync(secretFile, `${kSecret}\n`);
+  const peersFile = path.join(dir, 'peers');
+  const [portA, portB] = [await freePort(), await freePort()];
+  fs.writeFileSync(peersFile, `pod-a 127.0.0.1:${portA} 2\npod-b 127.0.0.1:${portB} 2\n`);
+  const common = ['--sticky=app-cookie:sess', `--cookie-secret-file=${secretFile}`, `--peers=${peersFile}`];
+  const a = await s.sidecar([backendsFlag(...(await namedBackends(s, ['a0', 'a1']))), '--member-id=pod-a', `--peer-listen=127.0.0.1:${portA}`, ...common]);
+  const b = await s.sidecar([backendsFlag(...(await namedBackends(s, ['b0', 'b1']))), '--member-id=pod-b', `--peer-listen=127.0.0.1:${portB}`, ...common]);
+  const { kept, backend } = await issue(b, 'on-b');
+  assert.match(backend, /^b[01]$/);
+  // Through pod-a while pod-b is up: forwarded, and pod-b's backend reads its own value.
+  const via = await get(a.port, withSess(kept));
+  assert.equal(via.backend, backend);
+  assert.equal(seen(via), 'theme=dark; sess=on-b');
+  await b.stop('SIGINT', 3000);
+  const r = await get(a.port, withSess(kept));
+  assert.equal(r.status, 200);
+  assert.match(r.backend, /^a[01]$/, 'served by pod-a');
+  assert.equal(seen(r), 'theme=dark; sess=on-b', 'the prefix came off the fallback too');
 });
