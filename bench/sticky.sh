@@ -7,6 +7,14 @@
 #        that proxy for each backend; requests rotate over them): the sticky-hit path
 #   new  no cookie: every request is a new session and its response sets one
 #
+# and two for a session cookie the app issues (SESS, set by the backends' /app location when the
+# request has none), with a second pair of proxies: drover-sidecar --sticky=app-cookie:SESS
+# against HAProxy `cookie SESS prefix` (each prefixes the app's value with the server's route
+# and strips it from requests):
+#
+#   app-hit  every request carries a prefixed SESS (one per backend, obtained from that proxy)
+#   app-new  no cookie: the app sets SESS on every response and the proxy prefixes it
+#
 # Rounds are interleaved (drover, haproxy, drover, haproxy, ...); the table gives medians and
 # the drover/HAProxy ratios. Results also go to bench/results/sticky.json.
 #
@@ -33,7 +41,7 @@ usage: bench/sticky.sh [options]
   --rounds R        measured rounds, proxies interleaved, medians reported (default 3)
   --connections C   wrk keep-alive connections (default 64)
   --backends B      nginx backends (default 2)
-  --paths LIST      hit,new (default both)
+  --paths LIST      hit,new,app-hit,app-new (default all)
   -h, --help        this text
 EOF
 }
@@ -68,7 +76,7 @@ duration=""
 rounds=""
 connections=64
 n_backends=2
-paths_csv="hit,new"
+paths_csv="hit,new,app-hit,app-new"
 threads=1
 wrk_threads=1
 
@@ -108,7 +116,7 @@ if [ "$duration" -lt 1 ] || [ "$rounds" -lt 1 ] || [ "$n_backends" -lt 1 ] || [ 
 fi
 IFS=',' read -r -a paths <<<"$paths_csv"
 for p in "${paths[@]}"; do
-  case "$p" in hit | new) ;; *) die "unknown path '$p' in --paths (hit, new)" ;; esac
+  case "$p" in hit | new | app-hit | app-new) ;; *) die "unknown path '$p' in --paths (hit, new, app-hit, app-new)" ;; esac
 done
 proxies=(drover haproxy)
 
@@ -133,22 +141,37 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-read -r -a ports <<<"$(free_ports $((n_backends + 3)))"
-declare -A proxy_port=([drover]="${ports[n_backends]}" [haproxy]="${ports[n_backends + 1]}")
+read -r -a ports <<<"$(free_ports $((n_backends + 6)))"
+# drover-app and haproxy-app: the second pair, for the app-issued cookie (app-* paths).
+declare -A proxy_port=([drover]="${ports[n_backends]}" [haproxy]="${ports[n_backends + 1]}"
+  [drover-app]="${ports[n_backends + 3]}" [haproxy-app]="${ports[n_backends + 4]}")
 drover_admin_port="${ports[n_backends + 2]}"
+drover_app_admin_port="${ports[n_backends + 5]}"
 declare -A proxy_pid=()
 
 backend_csv=""
 # HAProxy's cookie directive goes in its backend section, which the template's server list is.
 haproxy_servers="    cookie DROVERID insert indirect nocache"$'\n'
+haproxy_app_servers="    cookie SESS prefix"$'\n'
+# The backends' /app location plays an app with its own session cookie: a request without SESS
+# gets one (nginx adds no header whose value is empty).
+app_location='        location /app {
+            set $sess_set "";
+            if ($cookie_SESS = "") { set $sess_set "SESS=$request_id; Path=/; HttpOnly"; }
+            add_header Set-Cookie $sess_set;
+            return 200 "hello from @NAME@\n";
+        }'
 for ((i = 0; i < n_backends; i++)); do
   port="${ports[i]}"
   name="backend$((i + 1))"
   render "$bench/backend/nginx.conf.in" "$workdir/$name.conf" NAME="$name" PORT="$port" DIR="$workdir" NOFILE="$nofile"
+  awk -v block="${app_location//@NAME@/$name}" '/^        location \/ \{$/ { print block } { print }' \
+    "$workdir/$name.conf" >"$workdir/$name.conf.tmp" && mv "$workdir/$name.conf.tmp" "$workdir/$name.conf"
   start_bg "$name" nginx -p "$workdir" -e "$workdir/$name-error.log" -c "$workdir/$name.conf"
   wait_http "$name" "$started_pid" "$port"
   backend_csv+="${backend_csv:+,}127.0.0.1:$port"
   haproxy_servers+="    server $name 127.0.0.1:$port cookie b$((i + 1))"$'\n'
+  haproxy_app_servers+="    server $name 127.0.0.1:$port cookie b$((i + 1))"$'\n'
 done
 log "backends: $backend_csv (nginx, one worker each)"
 
@@ -163,6 +186,17 @@ start_bg haproxy haproxy -db -f "$workdir/haproxy.cfg"
 proxy_pid[haproxy]="$started_pid"
 wait_http haproxy "$started_pid" "${proxy_port[haproxy]}"
 log "drover on 127.0.0.1:${proxy_port[drover]} (pid ${proxy_pid[drover]}, $drover_bin), haproxy on 127.0.0.1:${proxy_port[haproxy]} (pid ${proxy_pid[haproxy]})"
+start_bg drover-app "$drover_bin" --listen="127.0.0.1:${proxy_port[drover-app]}" --backends="$backend_csv" \
+  --threads="$threads" --balance=leastconn --sticky=app-cookie:SESS --member-id=bench \
+  --admin="127.0.0.1:$drover_app_admin_port" --max-connections="$maxconn" --idle-timeout=60s
+proxy_pid[drover-app]="$started_pid"
+wait_http drover-app "$started_pid" "${proxy_port[drover-app]}"
+render "$bench/haproxy.cfg.in" "$workdir/haproxy-app.cfg" THREADS="$threads" MAXCONN="$maxconn" \
+  NOFILE="$nofile" PORT="${proxy_port[haproxy-app]}" SERVERS="${haproxy_app_servers%$'\n'}"
+start_bg haproxy-app haproxy -db -f "$workdir/haproxy-app.cfg"
+proxy_pid[haproxy-app]="$started_pid"
+wait_http haproxy-app "$started_pid" "${proxy_port[haproxy-app]}"
+log "drover-app (--sticky=app-cookie:SESS) on 127.0.0.1:${proxy_port[drover-app]}, haproxy-app (cookie SESS prefix) on 127.0.0.1:${proxy_port[haproxy-app]}"
 
 # ---------------------------------------------------------------- cookies, and a check that both stick
 # cookie_for PROXY BACKEND_NAME: a DROVERID value that PROXY issued for a session on that backend
@@ -196,6 +230,33 @@ for p in "${proxies[@]}"; do
   log "$p cookies: $(for ((b = 1; b <= n_backends; b++)); do printf 'backend%d=%s ' "$b" "${cookies[$p/backend$b]}"; done)"
 done
 
+# The same for the app's SESS cookie through the app-* pair: a prefixed value per backend, which
+# must stick, reach the app unprefixed (nginx would set a new SESS otherwise) and get no new one.
+declare -A app_cookies=()
+for p in "${proxies[@]}"; do
+  for ((i = 0; i < 20; i++)); do
+    resp="$(curl -si --max-time 2 "http://127.0.0.1:${proxy_port[$p-app]}/app")" || die "request to $p-app failed"
+    name="$(grep -o 'hello from backend[0-9]*' <<<"$resp" | awk '{print $3}')"
+    value="$(tr -d '\r' <<<"$resp" | grep -i '^set-cookie: SESS=' | sed 's/^[^=]*=//; s/;.*//')" ||
+      die "$p-app did not pass on the app's SESS cookie:"$'\n'"$resp"
+    [[ "$value" == *"~"* ]] || die "$p-app did not prefix SESS: $value"
+    [ -n "${app_cookies[$p/$name]:-}" ] || app_cookies[$p/$name]="$value"
+    n=0
+    for ((b = 1; b <= n_backends; b++)); do [ -n "${app_cookies[$p/backend$b]:-}" ] && n=$((n + 1)); done
+    [ "$n" -eq "$n_backends" ] && break
+  done
+  for ((b = 1; b <= n_backends; b++)); do
+    value="${app_cookies[$p/backend$b]:-}"
+    [ -n "$value" ] || die "$p-app: no SESS session on backend$b after 20 new sessions"
+    for ((i = 0; i < 10; i++)); do
+      resp="$(curl -si --max-time 2 -H "Cookie: SESS=$value" "http://127.0.0.1:${proxy_port[$p-app]}/app")"
+      grep -q "hello from backend$b\$" <<<"$(tr -d '\r' <<<"$resp")" || die "$p-app: SESS $value did not stick to backend$b:"$'\n'"$resp"
+      if grep -qi '^set-cookie:' <<<"$resp"; then die "$p-app: the app did not get its own SESS back (it set a new one):"$'\n'"$resp"; fi
+    done
+  done
+  log "$p-app SESS: $(for ((b = 1; b <= n_backends; b++)); do printf 'backend%d=%s ' "$b" "${app_cookies[$p/backend$b]}"; done)"
+done
+
 # write_wrk_script PROXY PATH: $workdir/report.lua (the file run_wrk runs) for that load.
 write_wrk_script() {
   local p="$1" path="$2" b
@@ -216,19 +277,42 @@ request = function()
   return requests[next_request]
 end
 EOF
+    elif [ "$path" = app-hit ]; then
+      echo "-- every request carries one of $p-app's prefixed SESS cookies, rotating over the backends"
+      echo "local cookies = {"
+      for ((b = 1; b <= n_backends; b++)); do echo "  \"SESS=${app_cookies[$p/backend$b]}\","; done
+      echo "}"
+      cat <<'EOF'
+local requests = {}
+local next_request = 0
+init = function(args)
+  for i, c in ipairs(cookies) do requests[i] = wrk.format("GET", "/app", { ["Cookie"] = c }) end
+end
+request = function()
+  next_request = next_request % #requests + 1
+  return requests[next_request]
+end
+EOF
+    elif [ "$path" = app-new ]; then
+      echo "-- no cookie: the app sets SESS on every response"
+      echo 'local req = nil'
+      echo 'init = function(args) req = wrk.format("GET", "/app") end'
+      echo 'request = function() return req end'
     fi
     printf '%s\n' "$wrk_report"
   } >"$workdir/report.lua"
 }
 
-# drover's sticky decision counters as "hit new invalid remapped".
+# drover's sticky decision counters as "hit new invalid remapped no_key" of the instance whose
+# admin port is $1.
 drover_sticky() {
-  curl -s --max-time 2 "http://127.0.0.1:$drover_admin_port/metrics" | awk '
+  curl -s --max-time 2 "http://127.0.0.1:$1/metrics" | awk '
     /^drover_sticky_decisions_total\{result="hit"\}/ { h = $2 }
     /^drover_sticky_decisions_total\{result="new"\}/ { n = $2 }
     /^drover_sticky_decisions_total\{result="invalid"\}/ { i = $2 }
     /^drover_sticky_decisions_total\{result="remapped"\}/ { r = $2 }
-    END { printf "%d %d %d %d\n", h, n, i, r }'
+    /^drover_sticky_decisions_total\{result="no_key"\}/ { k = $2 }
+    END { printf "%d %d %d %d %d\n", h, n, i, r, k }'
 }
 
 # measure PROXY PATH SECONDS LABEL: sets `measured` to run_wrk's figures ("rps p50 p99 socket_errors
@@ -237,13 +321,20 @@ drover_sticky() {
 declare -A path_check=()
 measured=""
 measure() {
-  local p="$1" path="$2" secs="$3" label="$4" h0 n0 i0 r0 h1 n1 i1 r1 reqs
+  local p="$1" path="$2" secs="$3" label="$4" h0 n0 i0 r0 k0 h1 n1 i1 r1 k1 reqs inst="$1" admin="$drover_admin_port"
+  case "$path" in app-*) inst="$p-app" admin="$drover_app_admin_port" ;; esac
   write_wrk_script "$p" "$path"
-  if [ "$p" = drover ]; then read -r h0 n0 i0 r0 <<<"$(drover_sticky)"; fi
-  measured="$(run_wrk "$p" "$secs" "$path-$label")"
+  if [ "$p" = drover ]; then read -r h0 n0 i0 r0 k0 <<<"$(drover_sticky "$admin")"; fi
+  measured="$(run_wrk "$inst" "$secs" "$path-$label")"
   [ "$p" = drover ] || return 0
-  read -r h1 n1 i1 r1 <<<"$(drover_sticky)"
-  reqs="$(awk '$1 == "WRK-RESULT" { print $2 }' "$workdir/wrk-$p-$path-$label.txt")"
+  read -r h1 n1 i1 r1 k1 <<<"$(drover_sticky "$admin")"
+  reqs="$(awk '$1 == "WRK-RESULT" { print $2 }' "$workdir/wrk-$inst-$path-$label.txt")"
+  if [ "$path" = app-hit ] && { [ $((k1 - k0 + i1 - i0 + r1 - r0)) -ne 0 ] || [ $((h1 - h0)) -lt "$reqs" ]; }; then
+    path_check[$p/$path]="$label: $((h1 - h0)) hits, $((k1 - k0)) without a key, $((i1 - i0)) invalid, $((r1 - r0)) remapped for $reqs requests"
+  fi
+  if [ "$path" = app-new ] && [ $((k1 - k0)) -lt "$reqs" ]; then
+    path_check[$p/$path]="$label: $((k1 - k0)) requests without a key for $reqs requests"
+  fi
   if [ "$path" = hit ] && { [ $((n1 - n0 + i1 - i0 + r1 - r0)) -ne 0 ] || [ $((h1 - h0)) -lt "$reqs" ]; }; then
     path_check[$p/$path]="$label: $((h1 - h0)) hits, $((n1 - n0)) new, $((i1 - i0)) invalid, $((r1 - r0)) remapped for $reqs requests"
   fi
@@ -275,7 +366,7 @@ for ((r = 1; r <= rounds; r++)); do
       per_cpu_all[$k]+="${per_cpu:-} "
       sockerr[$k]=$((sockerr[$k] + serr))
       non2xx[$k]=$((non2xx[$k] + bad))
-      log "round $r/$rounds $(printf '%-4s %-8s %9s req/s  p50 %7s ms  p99 %7s ms  cpu %4s%%' "$path" "$p" "$rps" "$p50" "$p99" "$cpu")"
+      log "round $r/$rounds $(printf '%-7s %-8s %9s req/s  p50 %7s ms  p99 %7s ms  cpu %4s%%' "$path" "$p" "$rps" "$p50" "$p99" "$cpu")"
     done
   done
 done
@@ -296,16 +387,17 @@ done
 echo
 echo "Cookie-sticky proxying: wrk -t$wrk_threads -c$connections, ${duration}s x $rounds round(s), median; proxies at $threads thread, $n_backends nginx backends"
 echo "  hit: every request carries a valid DROVERID (rotating over one session per backend); new: no cookie, every response sets one"
-printf '%-5s %-8s %10s %9s %9s %9s %10s %14s %12s\n' path proxy "req/s" "p50 ms" "p99 ms" "proxy CPU" "req/CPU-s" "socket errors" "HTTP errors"
+echo "  app-hit/app-new: the app's own SESS cookie (drover --sticky=app-cookie:SESS, HAProxy cookie SESS prefix): a prefixed SESS on every request / none, the app sets it"
+printf '%-7s %-8s %10s %9s %9s %9s %10s %14s %12s\n' path proxy "req/s" "p50 ms" "p99 ms" "proxy CPU" "req/CPU-s" "socket errors" "HTTP errors"
 for path in "${paths[@]}"; do
   for p in "${proxies[@]}"; do
     k="$p/$path"
-    printf '%-5s %-8s %10s %9s %9s %8s%% %10s %14s %12s\n' "$path" "$p" "${rps_med[$k]}" "${p50_med[$k]}" "${p99_med[$k]}" \
+    printf '%-7s %-8s %10s %9s %9s %8s%% %10s %14s %12s\n' "$path" "$p" "${rps_med[$k]}" "${p50_med[$k]}" "${p99_med[$k]}" \
       "${cpu_med[$k]}" "${per_cpu_med[$k]}" "${sockerr[$k]}" "${non2xx[$k]}"
   done
 done
 for path in "${paths[@]}"; do
-  printf 'drover/haproxy %-4s req/s x%s   p99 x%s   req/CPU-s x%s\n' "$path" \
+  printf 'drover/haproxy %-7s req/s x%s   p99 x%s   req/CPU-s x%s\n' "$path" \
     "$(ratio "${rps_med[drover/$path]}" "${rps_med[haproxy/$path]}")" "$(ratio "${p99_med[drover/$path]}" "${p99_med[haproxy/$path]}")" \
     "$(ratio "${per_cpu_med[drover/$path]}" "${per_cpu_med[haproxy/$path]}")"
 done
@@ -337,7 +429,9 @@ json="$bench/results/sticky.json"
   echo "             \"duration_s\": $duration, \"rounds\": $rounds, \"warmup_s\": $warmup, \"backends\": $n_backends,"
   echo "             \"cpus\": $(nproc), \"loadavg_at_end\": \"$(cut -d' ' -f1-3 /proc/loadavg)\","
   echo "             \"drover\": \"--sticky=cookie --balance=leastconn --threads=$threads\","
-  echo "             \"haproxy\": \"cookie DROVERID insert indirect nocache; balance leastconn; nbthread $threads\"},"
+  echo "             \"haproxy\": \"cookie DROVERID insert indirect nocache; balance leastconn; nbthread $threads\","
+  echo "             \"drover_app\": \"--sticky=app-cookie:SESS --balance=leastconn --threads=$threads\","
+  echo "             \"haproxy_app\": \"cookie SESS prefix; balance leastconn; nbthread $threads\"},"
   echo "  \"versions\": {\"drover\": \"$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)\", \"drover_binary\": \"$drover_bin\","
   echo "               \"haproxy\": \"$(version_of haproxy -v)\", \"nginx\": \"$(version_of nginx -v)\", \"wrk\": \"$(version_of wrk -v)\"},"
   echo "  \"paths\": {"

@@ -1,7 +1,11 @@
 #include "sidecar/http/rewrite.h"
 
+#include <optional>
+
 #include "absl/container/inlined_vector.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/strings.h"
 #include "sidecar/sticky/cookie.h"
 
@@ -126,6 +130,119 @@ void AppendResponseHead(const ResponseHead& head, bool keep_alive, int client_ve
     }
   }
   out.append("\r\n");
+}
+
+namespace {
+
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Calls fn(line_begin, line_end) (offsets into `out`, without CRLF) for each field line of the
+// head at `head_start`, after its status line, until the blank line; fn returns how many bytes
+// it inserted (or, negative, removed) at or after line_begin.
+template <typename Fn>
+void ForEachFieldLine(std::string& out, size_t head_start, Fn fn) {
+  size_t at = out.find("\r\n", head_start);
+  if (at == std::string::npos) return;
+  at += 2;
+  while (at < out.size()) {
+    const size_t end = out.find("\r\n", at);
+    if (end == std::string::npos || end == at) return;
+    const ptrdiff_t delta = fn(at, end);
+    at = static_cast<size_t>(static_cast<ptrdiff_t>(end) + delta) + 2;
+  }
+}
+
+// RFC 6265 5.2.1's cookie dates, in the spellings servers send: IMF-fixdate (RFC 9110), the
+// dashed RFC 850 forms, and asctime.
+std::optional<absl::Time> ParseCookieDate(std::string_view text) {
+  text = TrimSpaces(text);
+  for (std::string_view zone : {" GMT", " UTC"}) {
+    if (text.size() > zone.size() &&
+        EqualsIgnoreCase(text.substr(text.size() - zone.size()), zone)) {
+      text.remove_suffix(zone.size());
+    }
+  }
+  for (const char* format : {"%a, %d %b %Y %H:%M:%S", "%a, %d-%b-%Y %H:%M:%S",
+                             "%A, %d-%b-%y %H:%M:%S", "%a %b %e %H:%M:%S %Y"}) {
+    absl::Time t;
+    std::string error;
+    if (absl::ParseTime(format, AsAbsl(text), absl::UTCTimeZone(), &t, &error)) return t;
+  }
+  return std::nullopt;
+}
+
+// Whether a Set-Cookie field's attributes (after its first ';') delete the cookie.
+bool DeletesCookie(std::string_view attributes, int64_t now_unix) {
+  std::optional<bool> by_max_age;
+  bool expired = false;
+  while (!attributes.empty()) {
+    const size_t semi = attributes.find(';');
+    std::string_view attribute = TrimSpaces(attributes.substr(0, semi));
+    attributes = semi == std::string_view::npos ? std::string_view() : attributes.substr(semi + 1);
+    const size_t eq = attribute.find('=');
+    const std::string_view key = TrimSpaces(attribute.substr(0, eq));
+    const std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : TrimSpaces(attribute.substr(eq + 1));
+    if (EqualsIgnoreCase(key, "max-age")) {
+      int64_t seconds = 0;
+      // RFC 6265 5.2.2: a value that is not a number is ignored.
+      if (absl::SimpleAtoi(AsAbsl(value), &seconds)) by_max_age = seconds <= 0;
+    } else if (EqualsIgnoreCase(key, "expires")) {
+      std::optional<absl::Time> when = ParseCookieDate(value);
+      expired = when.has_value() && absl::ToUnixSeconds(*when) < now_unix;
+    }
+  }
+  // Max-Age wins over Expires (RFC 6265 5.3 step 3).
+  return by_max_age.value_or(expired);
+}
+
+}  // namespace
+
+int PrefixSetCookies(std::string& out, size_t head_start, std::string_view name,
+                     std::string_view prefix, int64_t now_unix) {
+  int changed = 0;
+  ForEachFieldLine(out, head_start, [&](size_t begin, size_t end) -> ptrdiff_t {
+    const std::string_view line(out.data() + begin, end - begin);
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos || !EqualsIgnoreCase(line.substr(0, colon), "set-cookie")) {
+      return 0;
+    }
+    std::string_view field = line.substr(colon + 1);
+    const size_t semi = field.find(';');
+    const std::string_view pair = field.substr(0, semi);
+    const size_t eq = pair.find('=');
+    if (eq == std::string_view::npos || TrimSpaces(pair.substr(0, eq)) != name) return 0;
+    std::string_view value = TrimSpaces(pair.substr(eq + 1));
+    const bool quoted = value.size() >= 2 && value.front() == '"' && value.back() == '"';
+    if (quoted) value = value.substr(1, value.size() - 2);
+    if (value.empty() ||
+        (semi != std::string_view::npos && DeletesCookie(field.substr(semi + 1), now_unix))) {
+      return 0;
+    }
+    out.insert(static_cast<size_t>(value.data() - out.data()), prefix);
+    ++changed;
+    return static_cast<ptrdiff_t>(prefix.size());
+  });
+  return changed;
+}
+
+void SetContentLength(std::string& out, size_t head_start, uint64_t length) {
+  ForEachFieldLine(out, head_start, [&](size_t begin, size_t end) -> ptrdiff_t {
+    const std::string_view line(out.data() + begin, end - begin);
+    const std::string_view name = TrimSpaces(line.substr(0, line.find(':')));
+    if (!EqualsIgnoreCase(name, "content-length") && !EqualsIgnoreCase(name, "transfer-encoding")) {
+      return 0;
+    }
+    out.erase(begin, end - begin + 2);
+    return -static_cast<ptrdiff_t>(end - begin + 2);
+  });
+  const size_t blank = out.find("\r\n\r\n", head_start);
+  if (blank == std::string::npos) return;
+  out.insert(blank + 2, absl::StrCat("Content-Length: ", length, "\r\n"));
 }
 
 std::string_view StatusReason(int status) {

@@ -182,6 +182,7 @@ bool Session::ParseResponse() {
       ArmClientTimer(ClientTimer::kTunnel);
       return true;
     }
+    if (!StickyBodyReady(head)) return false;  // an Engine.IO handshake: its body first
     response_body_ = head.body;
     response_remaining_ = head.content_length;
     response_validated_ = 0;
@@ -192,10 +193,12 @@ bool Session::ParseResponse() {
                          !dechunk_ && response_body_ != http::BodyKind::kUntilClose &&
                          request_body_state_ == RequestBody::kDone;
     upstream_keep_alive_ = head.KeepAlive() && response_body_ != http::BodyKind::kUntilClose;
+    const size_t head_start = response_head_.size();
     http::AppendResponseHead(head, client_keep_alive_, version_minor_, response_head_,
                              StickyResponseFields(head));
     up_->in_.Consume(head.head_bytes, thread_.buffers_);
     response_state_ = Response::kBody;
+    RouteStickyResponse(head_start);
     return true;
   }
 }

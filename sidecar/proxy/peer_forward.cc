@@ -124,6 +124,7 @@ void Session::FallBackFromPeer(ErrorReason reason) {
     request_head_.erase(peer_fields_at_, peer_fields_size_);
     peer_fields_size_ = 0;
   }
+  StripRoutePrefix();  // an app key's route: the app here must see its own value
   if (request_body_forwarded_ == 0 && ConnectBackend(-1)) return;
   FailRequest(502, "the session's sidecar is unreachable", reason);
 }

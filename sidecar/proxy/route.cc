@@ -14,7 +14,7 @@ using metrics::ErrorReason;
 
 sticky::StickyRoute Session::ChooseRoute(const http::RequestHead& head, bool https) {
   const sticky::StickyRouter& router = *thread_.router_;
-  const bool cookie_mode = router.config().kind == sticky::StickyKind::kCookie;
+  const bool cookie_mode = router.config().InsertsCookie();
   sticky::StickyRoute route;
   if (router.config().kind != sticky::StickyKind::kNone) {
     route = router.Decide(head, peer_ip_, trusted_hop_, NowSeconds());
@@ -44,7 +44,7 @@ int Session::PickBackend(int exclude, int slot) {
               : thread_.balancer_->Pick(exclude);
   if (b < 0) return b;
   // Balanced somewhere other than the session's slot: the response re-homes the session.
-  if (b != slot && thread_.router_->config().kind == sticky::StickyKind::kCookie) {
+  if (b != slot && thread_.router_->config().InsertsCookie()) {
     set_cookie_ = true;
   }
   return b;

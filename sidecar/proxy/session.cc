@@ -14,6 +14,7 @@
 #include "sidecar/net/socket.h"
 #include "sidecar/proxy/loop_thread.h"
 #include "sidecar/proxy/session_internal.h"
+#include "sidecar/sticky/engineio.h"
 
 namespace drover::proxy {
 
@@ -454,7 +455,7 @@ void Session::StartRequest(const http::RequestHead& head) {
   }
   trusted_hop_ = trust == HopTrust::kMember;
   const sticky::StickyRouter& router = *thread_.router_;
-  const bool cookie_mode = router.config().kind == sticky::StickyKind::kCookie;
+  const bool cookie_mode = router.config().InsertsCookie();
   const bool https = router.SecureRequest(head, peer_ip_, trusted_hop_);
   const sticky::StickyRoute route = ChooseRoute(head, https);
   peer_ = nullptr;
@@ -471,6 +472,8 @@ void Session::StartRequest(const http::RequestHead& head) {
       request_head_);
   request_head_sent_ = 0;
   peer_fields_size_ = 0;
+  TakeRoutePrefix(route, router.config().kind == sticky::StickyKind::kSocketIo &&
+                             sticky::IsEngineIoHandshake(head.target));
   // A new session sent on by a draining member has no cookie yet: the next sidecar issues it.
   if (route.peer != nullptr) {
     AddPeerFields(*route.peer, cookie_mode ? route.cookie : std::string_view());

@@ -15,6 +15,7 @@
 //   upstream.cc        backend connections: connect, keep-alive pool, release
 //   retry.cc           what a failed backend connection becomes: a retry or an error answer
 //   peer_forward.cc    relaying to another member's sidecar, and falling back to serving here
+//   app_route.cc       sticky keys the app issues: the route prefix off requests, onto responses
 //   tcp_session.cc     --mode=tcp: a byte relay from the first byte
 // The hot path stays as it was: no virtual calls and no allocations were added by the split.
 //
@@ -96,6 +97,16 @@ class Session : public net::EventHandler, public net::TimerHandler {
   void AddPeerFields(const sticky::Member& member, std::string_view cookie);
   // The peer could not be reached before any answer: serve here (a new cookie) or fail.
   void FallBackFromPeer(metrics::ErrorReason reason);
+  // app_route.cc. Finds the route prefix the request's key carries in request_head_ and takes it
+  // off at once, unless the request goes to another member's sidecar (which decides by it).
+  void TakeRoutePrefix(const sticky::StickyRoute& route, bool handshake);
+  // Takes the route prefix off request_head_ (a request served here after all).
+  void StripRoutePrefix();
+  // False while the response's body must be read whole first (an Engine.IO handshake).
+  bool StickyBodyReady(const http::ResponseHead& head);
+  // A response served here issuing an app key gets this slot's route (Set-Cookie, open packet),
+  // in response_head_ from `head_start` on.
+  void RouteStickyResponse(size_t head_start);
   // tcp_session.cc. TCP mode: a tunnel to a backend from the start.
   void StartTcp();
   // A TCP-mode backend connection failed: one more connect when the first one failed, or close.
@@ -172,6 +183,9 @@ class Session : public net::EventHandler, public net::TimerHandler {
   const sticky::Member* peer_ = nullptr;
   size_t peer_fields_at_ = 0;  // the fields added for the peer, within request_head_
   size_t peer_fields_size_ = 0;
+  size_t route_prefix_at_ = 0;  // app key's route prefix, within request_head_
+  size_t route_prefix_size_ = 0;
+  bool open_packet_ = false;  // an Engine.IO handshake (--sticky=socketio)
 
   // Its response.
   Response response_state_ = Response::kAwaitingHead;

@@ -9,6 +9,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/strings.h"
+#include "sidecar/sticky/engineio.h"
+#include "sidecar/sticky/route_prefix.h"
 
 namespace drover::sticky {
 
@@ -31,26 +33,6 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-// The value of query parameter `name` in a request target, or nullopt.
-std::optional<std::string_view> QueryParameter(std::string_view target, std::string_view name) {
-  size_t q = target.find('?');
-  if (q == std::string_view::npos) return std::nullopt;
-  std::string_view query = target.substr(q + 1);
-  size_t hash = query.find('#');
-  if (hash != std::string_view::npos) query = query.substr(0, hash);
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == name) {
-      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
 }
 
 // Path segment `n` (1-based) of an origin-form target: /a/b/c -> 1:"a", 2:"b".
@@ -147,12 +129,16 @@ absl::StatusOr<StickyConfig> ParseStickyMode(std::string_view text) {
     }
   } else if (kind == "source-ip" && arg.empty()) {
     config.kind = StickyKind::kSourceIp;
+  } else if (kind == "socketio" && arg.empty()) {
+    config.kind = StickyKind::kSocketIo;
+    config.key_name = "sid";
   } else if (kind == "none" && arg.empty()) {
     config.kind = StickyKind::kNone;
   } else {
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown mode '", AsAbsl(text),
-        "': want cookie, app-cookie:NAME, header:NAME, query:NAME, path:N, source-ip or none"));
+        "': want cookie, app-cookie:NAME, header:NAME, query:NAME, path:N, source-ip, socketio or "
+        "none"));
   }
   if (!status.ok()) return status;
   return config;
@@ -252,7 +238,10 @@ StickyRoute StickyRouter::PlaceNewSession(StickyRoute route, bool from_peer) con
 
 void StickyRouter::RebuildTargets() {
   maglev_.reset();
-  if (config_.kind == StickyKind::kCookie || config_.kind == StickyKind::kNone) return;
+  if (config_.kind == StickyKind::kCookie || config_.kind == StickyKind::kSocketIo ||
+      config_.kind == StickyKind::kNone) {
+    return;
+  }
   // When the table lists this member with the slots it runs (the usual case), the targets are
   // exactly the table's: take its table, built once and shared by every thread.
   const Member* self = members_ != nullptr ? members_->Find(config_.member_hash) : nullptr;
@@ -377,6 +366,65 @@ StickyRoute StickyRouter::DecideHash(uint64_t key, bool from_peer) const {
   return route;
 }
 
+StickyRoute StickyRouter::DecideRoute(std::string_view route_text, bool from_peer) const {
+  StickyRoute route;
+  route.result = StickyResult::kInvalid;
+  // Routes do not expire: the app decides how long its sessions live.
+  absl::StatusOr<SessionCookie> where = config_.codec->Decode(route_text);
+  if (!where.ok()) return route;
+  route.result = StickyResult::kRemapped;
+  if (where->member == config_.member_hash) {
+    if (!SlotUsable(where->slot)) return route;
+    route.result = StickyResult::kHit;
+    route.slot = where->slot;
+    return route;
+  }
+  const Member* member = members_ != nullptr ? members_->Find(where->member) : nullptr;
+  if (member == nullptr || from_peer) return route;  // gone, or already forwarded once
+  route.result = StickyResult::kForwarded;
+  route.peer = member;
+  return route;
+}
+
+StickyRoute StickyRouter::DecideAppCookie(std::string_view value, bool from_peer) const {
+  const RoutedValue routed = SplitRoutedValue(value);
+  if (!routed.has_prefix) {
+    // Set before the sidecar prefixed it (or by the client): hashed, as a client-chosen key.
+    return value.empty() ? StickyRoute{} : DecideHash(StableHash(value), from_peer);
+  }
+  StickyRoute route = DecideRoute(routed.route, from_peer);
+  if (route.result != StickyResult::kHit && route.result != StickyResult::kForwarded &&
+      !routed.app_value.empty()) {
+    // No valid route: the app's own value is hashed, so the session still lands in one place.
+    const StickyResult why = route.result;
+    route = DecideHash(StableHash(routed.app_value), from_peer);
+    if (route.result != StickyResult::kForwarded) route.result = why;
+  }
+  route.route_prefix = routed.prefix;
+  return route;
+}
+
+StickyRoute StickyRouter::DecideSocketIo(const http::RequestHead& head, bool from_peer,
+                                         uint32_t now_s) const {
+  std::optional<std::string_view> sid = QueryParameter(head.target, "sid");
+  const RoutedValue routed = sid ? SplitRoutedValue(*sid) : RoutedValue{};
+  if (routed.has_prefix) {
+    StickyRoute route = DecideRoute(routed.route, from_peer);
+    route.route_prefix = routed.prefix;
+    if (route.result == StickyResult::kHit || route.result == StickyResult::kForwarded) {
+      return route;  // the sid names its worker; no cookie needed
+    }
+    // A forged or stale route: the cookie decides, as for any other request.
+    StickyRoute by_cookie = PlaceNewSession(DecideCookie(head, from_peer, now_s), from_peer);
+    by_cookie.route_prefix = routed.prefix;
+    if (by_cookie.result != StickyResult::kHit && by_cookie.result != StickyResult::kForwarded) {
+      by_cookie.result = route.result;
+    }
+    return by_cookie;
+  }
+  return PlaceNewSession(DecideCookie(head, from_peer, now_s), from_peer);
+}
+
 StickyRoute StickyRouter::Decide(const http::RequestHead& head, std::string_view client_ip,
                                  bool from_peer, uint32_t now_s) const {
   std::optional<std::string_view> key;
@@ -385,6 +433,8 @@ StickyRoute StickyRouter::Decide(const http::RequestHead& head, std::string_view
       return {};
     case StickyKind::kCookie:
       return PlaceNewSession(DecideCookie(head, from_peer, now_s), from_peer);
+    case StickyKind::kSocketIo:
+      return DecideSocketIo(head, from_peer, now_s);
     case StickyKind::kAppCookie: {
       std::string_view fields[16];
       size_t count = 0;
@@ -394,7 +444,8 @@ StickyRoute StickyRouter::Decide(const http::RequestHead& head, std::string_view
         }
       }
       key = FindCookie(std::span<const std::string_view>(fields, count), config_.key_name);
-      break;
+      if (!key) return {};
+      return DecideAppCookie(*key, from_peer);
     }
     case StickyKind::kHeader:
       for (size_t i = 0; i < head.header_count; ++i) {

@@ -13,6 +13,12 @@
 // per request, every sidecar with the same member table agrees, and one target's coming or going
 // moves ~1/N keys at small N (~10/N at 40,000 targets).
 //
+// Keys the app issues cannot be hashed (the first request is balanced before the key exists):
+// app-cookie:NAME prefixes the app's cookie value with the route of the slot that set it, and
+// socketio does the same to the Engine.IO sid of the handshake (route_prefix.h, engineio.h); the
+// route decides, and the prefix is taken off before the app sees the request. socketio also
+// inserts and honours the cookie, for clients that keep it.
+//
 // Draining members (MemberState::kDraining) keep their sessions: cookies naming them are
 // forwarded to them from any sidecar, and hash keys keep mapping onto their slots until they
 // leave the table. In cookie mode a new session arriving at a draining member's public listener
@@ -44,6 +50,7 @@ enum class StickyKind : uint8_t {
   kQuery,
   kPath,
   kSourceIp,
+  kSocketIo,
   kNone,
 };
 
@@ -69,9 +76,15 @@ struct StickyConfig {
   std::string member_id;
   uint32_t member_hash = 0;
   int slots = 0;  // this member's slot count
+
+  // The modes that insert the DROVERID cookie (cookie, and socketio for clients that keep it).
+  bool InsertsCookie() const {
+    return kind == StickyKind::kCookie || kind == StickyKind::kSocketIo;
+  }
 };
 
-// Parses --sticky: cookie, app-cookie:NAME, header:NAME, query:NAME, path:N, source-ip, none.
+// Parses --sticky: cookie, app-cookie:NAME, header:NAME, query:NAME, path:N, source-ip,
+// socketio, none.
 absl::StatusOr<StickyConfig> ParseStickyMode(std::string_view text);
 
 enum class StickyResult : uint8_t {
@@ -94,6 +107,9 @@ struct StickyRoute {
   // kForwarded in cookie mode: the session cookie value to pass on; empty when a new session
   // is sent from a draining member to a ready one (which issues the cookie).
   std::string_view cookie;
+  // app-cookie and socketio: the route prefix ("ROUTE~") the request's key carries, to take off
+  // before the app sees it (a view into the head; `key_name` says where: the cookie or `sid`).
+  std::string_view route_prefix;
 };
 
 class StickyRouter {
@@ -118,6 +134,11 @@ class StickyRouter {
  private:
   StickyRoute DecideCookie(const http::RequestHead& head, bool from_peer, uint32_t now_s) const;
   StickyRoute DecideHash(uint64_t key, bool from_peer) const;
+  // A route prefix (route_prefix.h) decoded: a hit or a forward, or kInvalid (not a valid route)
+  // or kRemapped (its slot or member is gone) with slot -1 for the caller to place the request.
+  StickyRoute DecideRoute(std::string_view route_text, bool from_peer) const;
+  StickyRoute DecideAppCookie(std::string_view value, bool from_peer) const;
+  StickyRoute DecideSocketIo(const http::RequestHead& head, bool from_peer, uint32_t now_s) const;
   // Cookie mode: a new session (no cookie, an invalid one, or re-homed) arriving at a draining
   // member's public listener is forwarded to a ready member, which places it and sets the cookie.
   StickyRoute PlaceNewSession(StickyRoute route, bool from_peer) const;

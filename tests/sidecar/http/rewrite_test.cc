@@ -97,5 +97,48 @@ TEST(RewriteTest, ErrorResponse) {
             "no backend is up\n");
 }
 
+// A route goes in front of each Set-Cookie value of the named cookie, attributes kept; other
+// cookies and deletions (empty value, Max-Age <= 0, Expires in the past) are left alone.
+TEST(RewriteTest, PrefixSetCookies) {
+  const int64_t now = 1790000000;  // 2026-09-21
+  std::string out = "interim\r\n\r\nHTTP/1.1 200 OK\r\n";
+  const size_t head_start = 11;
+  out +=
+      "Set-Cookie: theme=dark; Path=/\r\n"
+      "Set-Cookie: sess=abc; Path=/app; Domain=example.com; Expires=Wed, 21 Oct 2099 07:28:00 GMT; "
+      "Max-Age=3600; Secure; HttpOnly; SameSite=Strict\r\n"
+      "set-cookie: sess=\"quoted\"\r\n"
+      "Set-Cookie: sess=; Path=/\r\n"
+      "Set-Cookie: sess=gone; Max-Age=0\r\n"
+      "Set-Cookie: sess=old; Expires=Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+      "Set-Cookie: sess=dashed; Expires=Thu, 01-Jan-1970 00:00:00 GMT\r\n"
+      "Set-Cookie: sess=kept; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=60\r\n"
+      "Set-Cookie: session=other\r\n"
+      "X-Sess: sess=abc\r\n\r\n";
+  EXPECT_EQ(PrefixSetCookies(out, head_start, "sess", "R~", now), 3);
+  EXPECT_EQ(out,
+            "interim\r\n\r\nHTTP/1.1 200 OK\r\n"
+            "Set-Cookie: theme=dark; Path=/\r\n"
+            "Set-Cookie: sess=R~abc; Path=/app; Domain=example.com; Expires=Wed, 21 Oct 2099 "
+            "07:28:00 GMT; Max-Age=3600; Secure; HttpOnly; SameSite=Strict\r\n"
+            "set-cookie: sess=\"R~quoted\"\r\n"
+            "Set-Cookie: sess=; Path=/\r\n"
+            "Set-Cookie: sess=gone; Max-Age=0\r\n"
+            "Set-Cookie: sess=old; Expires=Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+            "Set-Cookie: sess=dashed; Expires=Thu, 01-Jan-1970 00:00:00 GMT\r\n"
+            "Set-Cookie: sess=R~kept; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=60\r\n"
+            "Set-Cookie: session=other\r\n"
+            "X-Sess: sess=abc\r\n\r\n");
+}
+
+// A body rewritten whole is framed by Content-Length alone.
+TEST(RewriteTest, SetContentLength) {
+  std::string out =
+      "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nContent-Type: text/plain\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  SetContentLength(out, 0, 42);
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 42\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace drover::http

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "sidecar/sticky/route_prefix.h"
 
 namespace drover::sticky {
 namespace {
@@ -21,8 +22,9 @@ TEST(StickyPolicyTest, ParsesModes) {
   EXPECT_EQ(ParseStickyMode("query:sid")->key_name, "sid");
   EXPECT_EQ(ParseStickyMode("header:X-Session")->key_name, "X-Session");
   EXPECT_EQ(ParseStickyMode("path:2")->path_segment, 2);
+  EXPECT_EQ(ParseStickyMode("socketio")->kind, StickyKind::kSocketIo);
   for (const char* bad : {"", "cookies", "query:", "header", "path:0", "path:x", "cookie:x",
-                          "source-ip:1", "random"}) {
+                          "source-ip:1", "random", "socketio:sid"}) {
     EXPECT_FALSE(ParseStickyMode(bad).ok()) << bad;
   }
 }
@@ -220,6 +222,100 @@ TEST_F(RouterTest, QueryHashIsStable) {
     EXPECT_EQ(route_for("/socket.io/?sid=abc123&t=" + std::to_string(i)).slot, first.slot);
   }
   EXPECT_EQ(route_for("/socket.io/?EIO=4&transport=polling").result, StickyResult::kNoKey);
+}
+
+class AppKeyTest : public RouterTest {
+ protected:
+  void UseMode(const char* mode) {
+    StickyConfig parsed = *ParseStickyMode(mode);
+    config_.kind = parsed.kind;
+    config_.key_name = parsed.key_name;
+    config_.codec = std::make_shared<const CookieCodec>(*CookieCodec::Create({kSecret}));
+  }
+  StickyRoute RouteTarget(const StickyRouter& router, const std::string& target) {
+    raw_ = "GET " + target + " HTTP/1.1\r\nHost: a\r\n\r\n";
+    EXPECT_EQ(http::ParseRequestHead(raw_, {}, head_).status, http::ParseStatus::kComplete);
+    return router.Decide(head_, "127.0.0.1", false, 1000);
+  }
+  static constexpr const char* kSecret = "current-secret-0123456789";
+};
+
+// app-cookie: a route of ours sends the request to its slot; a value without a valid route
+// (set before the sidecar prefixed it, forged, truncated, signed with another secret) is hashed
+// by the app's own value, so it still lands in one place; the prefix is always taken off.
+TEST_F(AppKeyTest, AppCookieRouteOrHash) {
+  UseMode("app-cookie:sess");
+  StickyRouter router(config_, *backends_);
+  const std::string app = "s%3Aabc.def";
+  const std::string route = EncodeRoute(*config_.codec, config_.member_hash, 2, 1000);
+  StickyRoute hit = Route(router, "a=b; sess=" + route + "~" + app, false);
+  EXPECT_EQ(hit.result, StickyResult::kHit);
+  EXPECT_EQ(hit.slot, 2);
+  EXPECT_EQ(hit.route_prefix, route + "~");
+  EXPECT_FALSE(hit.set_cookie);
+  // The slot a plain hash of the app's value picks: every fallback lands there.
+  StickyRoute plain = Route(router, "sess=" + app, false);
+  EXPECT_EQ(plain.result, StickyResult::kHit);
+  EXPECT_TRUE(plain.route_prefix.empty());
+  CookieCodec foreign = *CookieCodec::Create({"another-secret-0123456789"});
+  CookieCodec unsigned_codec = *CookieCodec::Create({});
+  const std::string forged_mac = route.substr(0, route.size() - 3) + "AAA";
+  for (const std::string& prefix :
+       {forged_mac, route.substr(0, 12), EncodeRoute(foreign, config_.member_hash, 2, 1000),
+        EncodeRoute(unsigned_codec, config_.member_hash, 2, 1000)}) {
+    StickyRoute fallback = Route(router, "sess=" + prefix + "~" + app, false);
+    EXPECT_EQ(fallback.result, StickyResult::kInvalid) << prefix;
+    EXPECT_EQ(fallback.slot, plain.slot) << prefix;
+    EXPECT_EQ(fallback.route_prefix, prefix + "~");
+  }
+  // A route to a slot that is down: hashed too, counted as re-homed.
+  (*backends_)[2].up = false;
+  StickyRoute down = Route(router, "sess=" + route + "~" + app, false);
+  EXPECT_EQ(down.result, StickyResult::kRemapped);
+  EXPECT_NE(down.slot, 2);
+  // No cookie: balanced.
+  EXPECT_EQ(Route(router, "other=1", false).result, StickyResult::kNoKey);
+}
+
+// A route naming another member is forwarded there, prefix and all (the peer takes it off).
+TEST_F(AppKeyTest, AppCookieAcrossMembers) {
+  UseMode("app-cookie:sess");
+  StickyRouter router(config_, *backends_);
+  router.SetMembers(*MemberTable::Parse("pod-a 127.0.0.1:9001 3\npod-b 127.0.0.1:9002 2\n", "t"));
+  const std::string route = EncodeRoute(*config_.codec, MemberHash("pod-b"), 1, 1000);
+  StickyRoute forwarded = Route(router, "sess=" + route + "~v", false);
+  EXPECT_EQ(forwarded.result, StickyResult::kForwarded);
+  ASSERT_NE(forwarded.peer, nullptr);
+  EXPECT_EQ(forwarded.peer->id, "pod-b");
+  EXPECT_EQ(forwarded.route_prefix, route + "~");
+}
+
+// socketio: the sid's route decides; without one (the handshake, other paths) the DROVERID
+// cookie does, as in cookie mode; a forged route is taken off and the cookie decides.
+TEST_F(AppKeyTest, SocketIoSidRouteThenCookie) {
+  UseMode("socketio");
+  ASSERT_TRUE(config_.InsertsCookie());
+  StickyRouter router(config_, *backends_);
+  const std::string route = EncodeRoute(*config_.codec, config_.member_hash, 1, 1000);
+  StickyRoute hit =
+      RouteTarget(router, "/socket.io/?EIO=4&transport=polling&sid=" + route + "~Xy12");
+  EXPECT_EQ(hit.result, StickyResult::kHit);
+  EXPECT_EQ(hit.slot, 1);
+  EXPECT_FALSE(hit.set_cookie);
+  EXPECT_EQ(hit.route_prefix, route + "~");
+  StickyRoute handshake = RouteTarget(router, "/socket.io/?EIO=4&transport=polling");
+  EXPECT_EQ(handshake.result, StickyResult::kNew);
+  EXPECT_TRUE(handshake.set_cookie);
+  StickyRoute forged =
+      RouteTarget(router, "/socket.io/?EIO=4&transport=websocket&sid=AAAAAAAAAAAAAAAAAAA~Xy12");
+  EXPECT_EQ(forged.result, StickyResult::kInvalid);
+  EXPECT_EQ(forged.slot, -1);
+  EXPECT_TRUE(forged.set_cookie);
+  EXPECT_EQ(forged.route_prefix, "AAAAAAAAAAAAAAAAAAA~");
+  // A plain sid (issued before the sidecar routed it): the cookie decides, nothing taken off.
+  StickyRoute plain = RouteTarget(router, "/socket.io/?EIO=4&transport=polling&sid=Xy12");
+  EXPECT_EQ(plain.result, StickyResult::kNew);
+  EXPECT_TRUE(plain.route_prefix.empty());
 }
 
 }  // namespace

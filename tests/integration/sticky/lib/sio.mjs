@@ -43,11 +43,12 @@ export class RandomPortAgent extends http.Agent {
 
 // echoOnConnect: send one echo as soon as the first connection is up (still on polling, as a
 // rule: the upgrade probe runs in parallel); its promise is c.firstEcho.
-export function openClient(url, { id, agent, echoTimeoutMs = 8000, echoOnConnect = true } = {}) {
+// withCredentials: false makes a client without cookies (mobile and Node clients, as a rule).
+export function openClient(url, { id, agent, echoTimeoutMs = 8000, echoOnConnect = true, withCredentials = true } = {}) {
   const t0 = Date.now();
   const socket = io(url, {
     transports: ['polling', 'websocket'],
-    withCredentials: true,
+    withCredentials,
     forceNew: true,
     timeout: 20000,
     ...(agent ? { agent } : {}),
@@ -120,12 +121,12 @@ export function openClient(url, { id, agent, echoTimeoutMs = 8000, echoOnConnect
 }
 
 // Opens `count` clients `batch` at a time (each batch ready before the next starts).
-export async function openClients(count, makeUrl, { batch = 20, agentFor, timeoutMs = 30000 } = {}) {
+export async function openClients(count, makeUrl, { batch = 20, agentFor, timeoutMs = 30000, withCredentials = true } = {}) {
   const clients = [];
   for (let i = 0; i < count; i += batch) {
     const wave = [];
     for (let j = i; j < Math.min(count, i + batch); j++) {
-      const c = openClient(makeUrl(j), { id: j, agent: agentFor?.(j) });
+      const c = openClient(makeUrl(j), { id: j, agent: agentFor?.(j), withCredentials });
       clients.push(c);
       wave.push(c);
     }
