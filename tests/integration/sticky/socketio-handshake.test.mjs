@@ -64,7 +64,7 @@ test('the handshake sid carries the route (Content-Length and chunked, EIO 4 and
           packet = packet.slice(m[0].length, m[0].length + Number(m[1]));
         }
         const open = JSON.parse(packet.slice(1));
-        const m = /^([A-Za-z0-9_-]{19})~(sid-([a-d])-\d+)$/.exec(open.sid);
+        const m = /^([A-Za-z0-9_-]{19}(?:\.[A-Za-z0-9_-]{14})?)~(sid-([a-d])-\d+)$/.exec(open.sid);
         assert.ok(m, `routed sid: ${open.sid}`);
         const [, , appSid, backend] = m;
         for (const transport of ['polling', 'websocket']) {

@@ -17,7 +17,7 @@ import { openClients, describeClients, RandomPortAgent } from './lib/sio.mjs';
 
 const APP = fileURLToPath(new URL('./apps/sio-app.cjs', import.meta.url));
 const kClients = Number(process.env.STICKY_SIO_CLIENTS || 200);
-const kRoutedSid = /^[A-Za-z0-9_-]{19}~[A-Za-z0-9_-]+$/;
+const kRoutedSid = /^[A-Za-z0-9_-]{19}(\.[A-Za-z0-9_-]{14})?~[A-Za-z0-9_-]+$/;
 
 async function startMembers(t, ids, workers, sticky = 'socketio') {
   const s = supervisorScope(t);
