@@ -532,10 +532,10 @@ void Session::StartLinger() {
 // What a closed side means depends on the phase; settled after each round of the pump.
 //
 // A client FIN (eof_) aborts a request mid-body, and, with --abort-on-client-close (the
-// default, as nginx), while its response is awaited: the client is gone, so is its backend
-// request. A FIN that arrives behind more complete requests is a half-close instead: the client
-// pipelined them and wants them answered, so every one is, then the connection closes. A reset
-// or a failed write always aborts (ReadClient, WriteClient).
+// default, as nginx), while its response is awaited or streaming: the client is gone, so is its
+// backend request. A FIN that arrives behind more complete requests is a half-close instead: the
+// client pipelined them and wants them answered, so every one is, then the connection closes. A
+// reset or a failed write always aborts (ReadClient, WriteClient).
 bool Session::HandleEnds() {
   if (eof_ && !in_.empty()) fin_behind_pipeline_ = true;
   switch (phase_) {
@@ -554,8 +554,10 @@ bool Session::HandleEnds() {
         Close();  // the client gave up mid-body
         return true;
       }
+      // While the response is awaited, or streams (an idle long-poll or event stream would
+      // otherwise hold its backend request until the backend next writes).
       if (eof_ && thread_.config_.abort_on_client_close && !fin_behind_pipeline_ &&
-          response_state_ == Response::kAwaitingHead) {
+          response_state_ != Response::kLocal) {
         thread_.stats_.CountError(ErrorReason::kClientReset);
         Close();  // the client is gone: so is its backend request
         return true;

@@ -130,6 +130,32 @@ test('a client FIN aborts its backend request (--abort-on-client-close by defaul
   assert.equal(r.code, 0);
 });
 
+// The same while the response streams: a client that leaves an idle event stream or long poll
+// frees its backend request at once, not when the backend next writes.
+test('a client FIN while the response streams aborts its backend request', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const b = await s.rawBackend((sock, backend) => {
+    let counted = false;
+    sock.once('data', () => sock.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n'));
+    const count = () => {
+      if (!counted) backend.closed++;
+      counted = true;
+    };
+    sock.on('end', count);
+    sock.on('error', count);
+  });
+  b.closed = 0;
+  const sc = await s.sidecar([backendsFlag(b), '--response-timeout=60s', '--drain-delay=1s']);
+  const c = await s.connect(sc.port);
+  await c.write(buildRequest('GET', '/events', { Host: 't' }));
+  await c.waitUntil((buf) => buf.includes('first'), { timeoutMs: 5000, what: 'the first chunk at the client' });
+  c.end();
+  await waitFor(() => b.closed === 1, { timeoutMs: 5000, what: 'the backend connection to be closed after the client FIN' });
+  const r = await sc.stop('SIGTERM', 8000);
+  assert.equal(r.killed, false);
+  assert.equal(r.code, 0);
+});
+
 // A request body that stalls gets 408 after --client-body-timeout (the client's fault, not a
 // 504 blaming the backend), and the backend request is aborted.
 test('--client-body-timeout: a stalled body gets 408 and the backend request is aborted', { timeout: 20000 }, async (t) => {
