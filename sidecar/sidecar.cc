@@ -122,6 +122,15 @@ absl::Status Sidecar::Init() {
     backends_ = std::move(*parsed);
   }
 
+  if (config.worker_max_inflight > 0 && config.mode == proxy::ProxyMode::kHttp) {
+    config.queue = std::make_shared<balance::RequestQueue>(*backends_, config.worker_max_inflight,
+                                                           config.max_queue);
+  }
+  if (config.access_log != log::AccessLogFormat::kOff) {
+    config.access_logger =
+        std::make_shared<log::AccessLog>(config.access_log, STDOUT_FILENO, config.threads);
+    config.access_logger->Start();
+  }
   config.sticky.slots = static_cast<int>(backends_->size());
   config.sticky.member_hash = sticky::MemberHash(config.sticky.member_id);
   {

@@ -53,11 +53,13 @@ LoopThread::LoopThread(const ProxyConfig& config, const balance::BackendSet& bac
       tunnel_timers_(config.tunnel_timeout_ms),
       pool_timers_(config.upstream_idle_timeout_ms),
       linger_timers_(config.linger_ms),
+      queue_timers_(config.queue_timeout_ms),
       pools_(backends.size()) {
   for (net::TimerList* list : {&header_timers_, &idle_timers_, &connect_timers_, &response_timers_,
-                               &tunnel_timers_, &pool_timers_, &linger_timers_}) {
+                               &tunnel_timers_, &pool_timers_, &linger_timers_, &queue_timers_}) {
     loop_->AddTimerList(list);
   }
+  if (config.access_logger != nullptr) access_log_ = &config.access_logger->buffer(index);
 }
 
 LoopThread::~LoopThread() {

@@ -77,6 +77,11 @@ class LoopThread : public net::EventHandler {
   void ReturnToPool(UpstreamConnection* connection);
   void ForgetPooled(UpstreamConnection* connection);
   void SessionClosed(Session* session);
+  // --worker-max-inflight: tells a waiting session, on its own thread, that its place is taken
+  // (queue.cc). Always through the loop's task queue, also on this thread: the release that
+  // frees a place runs in the middle of another session's work.
+  static void DeliverGrant(const balance::RequestQueue::Grant& grant);
+  void OnGrant(const balance::RequestQueue::Grant& grant);
 
   const ProxyConfig& config_;
   const balance::BackendSet& backends_;
@@ -89,6 +94,7 @@ class LoopThread : public net::EventHandler {
   metrics::ThreadStats stats_;
   std::unique_ptr<balance::Balancer> balancer_;
   std::unique_ptr<sticky::StickyRouter> router_;
+  log::AccessLogBuffer* access_log_ = nullptr;  // --access-log: this thread's buffer, or null
   std::shared_ptr<const sticky::MemberTable> members_;
   net::TimerList header_timers_;
   net::TimerList idle_timers_;
@@ -97,6 +103,7 @@ class LoopThread : public net::EventHandler {
   net::TimerList tunnel_timers_;
   net::TimerList pool_timers_;
   net::TimerList linger_timers_;
+  net::TimerList queue_timers_;
   // Pooled connections per backend, most recently used last (taken first).
   std::vector<std::vector<UpstreamConnection*>> pools_;
   absl::flat_hash_set<Session*> sessions_;

@@ -19,6 +19,9 @@ sticky::StickyRoute Session::ChooseRoute(const http::RequestHead& head, bool htt
   if (router.config().kind != sticky::StickyKind::kNone) {
     route = router.Decide(head, peer_ip_, from_peer_, NowSeconds());
     thread_.stats_.CountSticky(static_cast<size_t>(route.result));
+    sticky_result_ = static_cast<int>(route.result);
+  } else {
+    sticky_result_ = -1;
   }
   set_cookie_ = cookie_mode && route.set_cookie;
   cookie_issued_ = route.cookie_issued;

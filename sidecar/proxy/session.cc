@@ -45,6 +45,7 @@ void Session::Close() {
   if (phase_ == Phase::kTunnel) thread_.stats_.TunnelClosed();
   phase_ = Phase::kClosed;
   timer_.Cancel();
+  if (queue_ticket_ != 0) LeaveQueue();
   EndOutstanding();
   if (up_ != nullptr) {
     up_->Destroy();
@@ -79,6 +80,9 @@ void Session::ArmClientTimer(ClientTimer kind) {
     case ClientTimer::kLinger:
       list = &thread_.linger_timers_;
       break;
+    case ClientTimer::kQueue:
+      list = &thread_.queue_timers_;
+      break;
     case ClientTimer::kNone:
       timer_.Cancel();
       return;
@@ -97,6 +101,9 @@ void Session::OnTimeout() {
     case ClientTimer::kIdle:
       thread_.stats_.CountError(ErrorReason::kIdleTimeout);
       Close();
+      return;
+    case ClientTimer::kQueue:
+      OnQueueTimeout();
       return;
     case ClientTimer::kTunnel:
     case ClientTimer::kLinger:
@@ -125,6 +132,7 @@ void Session::OnUpstreamEvents(uint32_t events) {
     }
     up_->connecting_ = false;
     up_->writable_ = true;
+    if (thread_.access_log_ != nullptr) connected_ns_ = MonotonicNs();
     if (phase_ == Phase::kTunnel) {
       up_->timer_.Cancel();
     } else {
@@ -342,6 +350,7 @@ bool Session::WriteClient() {
   size_t written = static_cast<size_t>(n);
   if (written < head_left + body) writable_ = false;
   thread_.stats_.AddClientBytes(0, written);
+  response_bytes_ += written;
   size_t from_head = written < head_left ? written : head_left;
   response_head_sent_ += from_head;
   size_t from_body = written - from_head;
@@ -382,6 +391,7 @@ void Session::StartRequest(const http::RequestHead& head) {
   retried_ = false;
   phase_ = Phase::kForward;
   ArmClientTimer(ClientTimer::kNone);
+  if (thread_.access_log_ != nullptr) NoteRequestForLog(head);
 
   if (head.method == http::Method::kConnect) {
     in_.Consume(head.head_bytes, thread_.buffers_);
@@ -420,6 +430,7 @@ void Session::StartRequest(const http::RequestHead& head) {
 
 void Session::FinishRequest() {
   thread_.stats_.CountRequest(status_, MonotonicNs() - start_ns_);
+  if (thread_.access_log_ != nullptr) LogRequest();
   const bool reusable = response_state_ == Response::kBody && upstream_keep_alive_ &&
                         request_body_state_ == RequestBody::kDone;
   EndOutstanding(/*answered=*/response_state_ == Response::kBody);
