@@ -89,8 +89,17 @@ void FormatAccessLogLine(AccessLogFormat format, const AccessLogEntry& e, std::s
   }
   // HAProxy's httplog, compacted: who, what, answer, sizes, where, and the timers.
   AppendTime(out, e.unix_ms);
-  absl::StrAppend(&out, " ", AsAbsl(e.client), " \"", AsAbsl(e.method), " ", AsAbsl(e.path), "\" ",
-                  e.status, " ", e.bytes_in, " ", e.bytes_out, " ", AsAbsl(e.member), "/");
+  absl::StrAppend(&out, " ", AsAbsl(e.client), " \"", AsAbsl(e.method), " ");
+  // The quotes around the request stay unambiguous: a quote in the target is written as %22.
+  for (char c : e.path) {
+    if (c == '"') {
+      out.append("%22");
+    } else {
+      out.push_back(c);
+    }
+  }
+  absl::StrAppend(&out, "\" ", e.status, " ", e.bytes_in, " ", e.bytes_out, " ", AsAbsl(e.member),
+                  "/");
   if (e.slot >= 0) {
     absl::StrAppend(&out, e.slot);
   } else {
