@@ -98,6 +98,8 @@ Sidecar::~Sidecar() {
   for (std::thread& t : loop_threads_) {
     if (t.joinable()) t.join();
   }
+  // Sessions closed as the threads are destroyed must not wake a waiter on another thread.
+  if (options_.proxy.queue) options_.proxy.queue->Shutdown();
   // Without Run() (a start-up error, a test), the workers still stop before their supervisor.
   if (supervisor_) {
     supervisor_->StopWorkers(SIGTERM, absl::Now() + options_.supervisor->kill_timeout);
@@ -521,6 +523,7 @@ void Sidecar::Shutdown(int signal_number) {
   for (auto& loop : loops_) loop->Stop();
   for (std::thread& t : loop_threads_) t.join();
   loop_threads_.clear();
+  if (options_.proxy.queue) options_.proxy.queue->Shutdown();
   if (admin_) admin_->Stop();
   if (health_) health_->Stop();
   if (source_) source_->Stop();

@@ -77,7 +77,9 @@ std::optional<uint64_t> RequestQueue::Enqueue(int slot, Waiter waiter, int& gran
 std::optional<RequestQueue::Grant> RequestQueue::Release(int backend) {
   const auto b = static_cast<size_t>(backend);
   inflight_[b].fetch_sub(1, std::memory_order_seq_cst);
-  if (waiting_.load(std::memory_order_seq_cst) == 0) return std::nullopt;
+  if (waiting_.load(std::memory_order_seq_cst) == 0 || shut_down_.load(std::memory_order_relaxed)) {
+    return std::nullopt;
+  }
   absl::MutexLock lock(&mu_);
   const bool up = backends_[b].up.load(std::memory_order_relaxed);
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {

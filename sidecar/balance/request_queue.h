@@ -64,6 +64,9 @@ class RequestQueue {
   std::optional<Grant> Release(int backend);
   // Takes a waiter out (timeout, client gone); false when it was already granted.
   bool Cancel(uint64_t ticket);
+  // From now on releases grant nothing: the loop threads are stopped and being torn down, and
+  // a grant would be posted to a loop that may be gone.
+  void Shutdown() { shut_down_.store(true, std::memory_order_seq_cst); }
 
   int64_t waiting() const { return waiting_.load(std::memory_order_relaxed); }
   int64_t inflight(size_t backend) const {
@@ -85,7 +88,8 @@ class RequestQueue {
   std::unique_ptr<std::atomic<int32_t>[]> inflight_;
   // Written under mu_, read without it by releasers deciding whether to look for waiters.
   std::atomic<int64_t> waiting_{0};
-  std::atomic<size_t> next_{0};  // where the search for any backend starts: spreads ties
+  std::atomic<size_t> next_{0};
+  std::atomic<bool> shut_down_{false};  // where the search for any backend starts: spreads ties
   absl::Mutex mu_;
   uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 1;
   std::list<Entry> entries_ ABSL_GUARDED_BY(mu_);
