@@ -1,9 +1,9 @@
 #include "sidecar/log/access_log.h"
 
-#include <limits.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
