@@ -5,10 +5,12 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import WebSocket, { WebSocketServer } from 'ws';
 import { scope, backendsFlag } from './lib/scope.mjs';
 import { waitBackendsUp } from './lib/admin.mjs';
 import { request, scrape, metricSum } from './lib/backends.mjs';
-import { waitFor } from './lib/proc.mjs';
+import { waitFor, withDeadline } from './lib/proc.mjs';
 
 // A backend that records how many requests it runs at once; /hold/* is answered when release()
 // is called, anything else after `delayMs`.
@@ -165,4 +167,28 @@ test('a waiter that disconnects leaves the queue', async (t) => {
   assert.equal((await hold).status, 200);
   assert.equal((await next).status, 200);
   assert.ok(!a.seen.includes('/quitter'));
+});
+
+// A WebSocket holds its worker's place only while its handshake is in flight: with the tunnel
+// open, a plain request to the same (only) worker is served at once, twice over.
+test('an open WebSocket does not hold its worker\'s place', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const b = await s.httpBackend({ name: 'ws' });
+  const wss = new WebSocketServer({ server: b.server });
+  wss.on('connection', (ws) => ws.on('message', (data) => ws.send(data)));
+  s.defer(() => new Promise((r) => wss.close(() => r())));
+  const sc = await s.sidecar([backendsFlag(b), '--worker-max-inflight=1', '--queue-timeout=2s', '--sticky=none']);
+  await waitBackendsUp(sc, [b.port]);
+  const ws = new WebSocket(`ws://127.0.0.1:${sc.port}/chat`);
+  s.defer(() => ws.terminate());
+  await withDeadline(once(ws, 'open'), 5000, 'WebSocket open through the proxy');
+  for (let i = 0; i < 2; i++) {
+    const r = await request(sc.port, { path: `/plain/${i}` });
+    assert.equal(r.status, 200, r.text);
+  }
+  ws.send('still here');
+  const [echo] = await withDeadline(once(ws, 'message'), 5000, 'echo through the tunnel');
+  assert.equal(echo.toString(), 'still here');
+  const m = await scrape(sc.adminPort);
+  assert.equal(metricSum(m, 'drover_errors_total', { reason: 'queue_timeout' }), 0);
 });
