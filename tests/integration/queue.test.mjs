@@ -6,11 +6,14 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
 import WebSocket, { WebSocketServer } from 'ws';
 import { scope, backendsFlag } from './lib/scope.mjs';
 import { waitBackendsUp } from './lib/admin.mjs';
 import { request, scrape, metricSum } from './lib/backends.mjs';
 import { waitFor, withDeadline } from './lib/proc.mjs';
+import { supervisorScope, tempDir } from './supervisor/lib/supervisor.mjs';
 
 // A backend that records how many requests it runs at once; /hold/* is answered when release()
 // is called, anything else after `delayMs`.
@@ -191,4 +194,47 @@ test('an open WebSocket does not hold its worker\'s place', { timeout: 30000 }, 
   assert.equal(echo.toString(), 'still here');
   const m = await scrape(sc.adminPort);
   assert.equal(metricSum(m, 'drover_errors_total', { reason: 'queue_timeout' }), 0);
+});
+
+// Supervisor mode, the setting the limit is for: two Node.js worker processes behind two loop
+// threads; each worker records how many requests it ran at once, and never sees two.
+test('supervisor mode: each worker process runs one request at a time', { timeout: 60000 }, async (t) => {
+  const dir = tempDir(t, 'drover-queue-');
+  const app = path.join(dir, 'concurrency-app.mjs');
+  fs.writeFileSync(
+    app,
+    `import http from 'node:http';
+let active = 0;
+let max = 0;
+http.createServer((req, res) => {
+  active++;
+  max = Math.max(max, active);
+  setTimeout(() => {
+    active--;
+    const body = JSON.stringify({ pid: process.pid, max });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }, 15);
+}).listen(Number(process.env.PORT), '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
+`,
+  );
+  const s = supervisorScope(t);
+  const sc = await s.start({
+    workers: 2,
+    cmd: [process.execPath, app],
+    flags: ['--threads=2', '--worker-max-inflight=1', '--sticky=none'],
+  });
+  await sc.waitAllReady();
+  const results = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => request(sc.port, { path: `/r/${i}`, timeoutMs: 20000 })),
+  );
+  const pids = new Set();
+  for (const r of results) {
+    assert.equal(r.status, 200, r.text);
+    const { pid, max } = JSON.parse(r.text);
+    pids.add(pid);
+    assert.equal(max, 1, `worker ${pid} ran ${max} requests at once`);
+  }
+  assert.equal(pids.size, 2, 'both workers served');
 });
