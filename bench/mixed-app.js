@@ -3,7 +3,7 @@
 // CPU, 5% burn 10 ms (bench/supervisor.sh). A cheap request that lands behind a slow one in the
 // same worker waits for it: what a per-request queue in front of the workers avoids.
 //
-//   PORT=3000 node bench/mixed-app.js
+//   PORT=3000 node bench/mixed-app.js          (or PORT=/path/to/socket: a unix socket)
 //
 // GET /      -> "ok <cost> (pid N)"; which requests are slow is random (SLOW_FRACTION, default 0.05)
 // GET /slow  -> always 10 ms; GET /fast -> always 0.2 ms
@@ -12,7 +12,8 @@
 
 const http = require('node:http');
 
-const port = Number(process.env.PORT ?? 3000);
+// A number is a TCP port on HOST; anything else a unix socket path (--worker-transport=unix).
+const port = process.env.PORT ?? '3000';
 const host = process.env.HOST ?? '127.0.0.1';
 const slowFraction = Number(process.env.SLOW_FRACTION ?? 0.05);
 const kFastUs = 200;
@@ -40,7 +41,8 @@ const server = http.createServer((req, res) => {
   res.end(body);
 });
 server.keepAliveTimeout = 65_000;
-server.listen(port, host);
+if (/^\d+$/.test(port)) server.listen(Number(port), host);
+else server.listen(port);
 
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);
