@@ -1,5 +1,6 @@
 #include "sidecar/log/access_log.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -127,10 +128,10 @@ bool AccessLogBuffer::Append(AccessLogFormat format, const AccessLogEntry& entry
   return true;
 }
 
-void AccessLogBuffer::TakeInto(std::string& out) {
+void AccessLogBuffer::Swap(std::string& out) {
+  out.clear();  // its capacity becomes the loop thread's next buffer
   absl::MutexLock lock(&mu_);
-  out.append(pending_);
-  pending_.clear();
+  pending_.swap(out);
 }
 
 AccessLog::AccessLog(AccessLogFormat format, int fd, int threads) : format_(format), fd_(fd) {
@@ -153,14 +154,16 @@ void AccessLog::Run() {
   std::string out;
   for (;;) {
     const bool stopping = stop_.WaitForNotificationWithTimeout(absl::Milliseconds(20));
-    out.clear();
-    for (auto& b : buffers_) b->TakeInto(out);
-    WriteOut(out);
+    for (auto& b : buffers_) {
+      b->Swap(out);
+      WriteOut(out);
+    }
     if (stopping) return;
   }
 }
 
 void AccessLog::WriteOut(std::string_view data) {
+  int stalled_polls = 0;
   while (!data.empty()) {
     // Whole lines, at most PIPE_BUF bytes at a time (a longer line goes alone), so each write
     // is atomic on a pipe that others (the workers' relayed output) write to as well.
@@ -172,6 +175,15 @@ void AccessLog::WriteOut(std::string_view data) {
     }
     std::string_view chunk = data.substr(0, n);
     while (!chunk.empty()) {
+      // A reader that stopped reading must not keep the sidecar from exiting: once stopping,
+      // what cannot be written within a second is dropped.
+      pollfd p{.fd = fd_, .events = POLLOUT, .revents = 0};
+      int ready = poll(&p, 1, 100);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) {
+        if (stop_.HasBeenNotified() && ++stalled_polls > 10) return;
+        continue;
+      }
       ssize_t w = write(fd_, chunk.data(), chunk.size());
       if (w < 0) {
         if (errno == EINTR) continue;

@@ -59,8 +59,9 @@ class AccessLogBuffer {
   static constexpr size_t kMaxBufferedBytes = 4 << 20;
   // False when the line was dropped (the buffer is full: the output does not keep up).
   bool Append(AccessLogFormat format, const AccessLogEntry& entry);
-  // The writer's side: what was appended since the last call.
-  void TakeInto(std::string& out);
+  // The writer's side: `out` becomes what was appended since the last call (a swap: the loop
+  // thread waits for no copy).
+  void Swap(std::string& out);
 
  private:
   std::string line_;  // the loop thread's scratch space

@@ -167,3 +167,30 @@ test('off by default', async (t) => {
   assert.equal((await request(sc.port, { path: '/quiet' })).status, 200);
   assert.equal(sc.stdout, '');
 });
+
+// Nobody reads stdout: the loop threads keep serving, lines beyond the bounded buffers are
+// dropped and counted, and the sidecar still exits promptly on SIGTERM.
+test('a stalled stdout never blocks serving or exiting', { timeout: 60000 }, async (t) => {
+  const s = scope(t);
+  const a = await s.httpBackend({ name: 'a' });
+  const sc = await s.sidecar([backendsFlag(a), '--access-log=json', '--sticky=none']);
+  await waitBackendsUp(sc, [a.port]);
+  sc.child.stdout.pause(); // the pipe fills, then the sidecar's writes would block
+  const long = 'x'.repeat(3000);
+  const clients = 8;
+  const each = 200; // 1,600 lines of ~3.3 KB: more than the pipe and the 4 MiB buffer hold
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      const conn = await s.connect(sc.port);
+      for (let i = 0; i < each; i++) {
+        await conn.write(`GET /c${c}/r${i}/${long} HTTP/1.1\r\nHost: t\r\n\r\n`);
+        assert.equal((await conn.readResponse()).status, 200);
+      }
+    }),
+  );
+  const m = await scrape(sc.adminPort);
+  assert.ok(metricSum(m, 'drover_access_log_dropped_total') > 0, 'some lines were dropped');
+  const r = await sc.stop('SIGTERM', 10000);
+  assert.equal(r.killed, false, 'the sidecar did not exit on SIGTERM');
+  assert.equal(r.code, 0);
+});
