@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "common/cli.h"
 #include "sidecar/balance/balancer.h"
+#include "sidecar/log/access_log.h"
 #include "sidecar/membership/controller_source.h"
 #include "sidecar/membership/file_source.h"
 #include "sidecar/membership/source.h"
@@ -143,6 +144,15 @@ ABSL_FLAG(absl::Duration, max_age, absl::ZeroDuration(),
           "Recycle a worker older than this; 0 = off.");
 ABSL_FLAG(std::string, log_format, "text",
           "Worker output: text ([worker i] line) or json (one object per line).");
+ABSL_FLAG(int, worker_max_inflight, 0,
+          "Requests in flight per worker (backend) at once, across all threads; more wait in the "
+          "sidecar's queue. 0 = unlimited.");
+ABSL_FLAG(int64_t, max_queue, 1024,
+          "Requests waiting for a worker at most (--worker-max-inflight); more get 503.");
+ABSL_FLAG(absl::Duration, queue_timeout, absl::Seconds(10),
+          "Longest wait for a worker with room (--worker-max-inflight); then 503.");
+ABSL_FLAG(std::string, access_log, "off",
+          "One line per request on stdout: off, text (HAProxy-like) or json.");
 
 namespace {
 
@@ -262,6 +272,21 @@ void ReadProxyFlags(drover::SidecarOptions& options) {
   }
   options.admin_token_file = absl::GetFlag(FLAGS_admin_token_file);
   options.admin_head_timeout = PositiveDuration(FLAGS_admin_head_timeout, "admin-head-timeout");
+}
+
+// --worker-max-inflight and its queue, --access-log.
+void ReadQueueAndLogFlags(drover::SidecarOptions& options) {
+  drover::proxy::ProxyConfig& config = options.proxy;
+  config.worker_max_inflight = absl::GetFlag(FLAGS_worker_max_inflight);
+  if (config.worker_max_inflight < 0) Die("--worker-max-inflight must not be negative");
+  config.max_queue = absl::GetFlag(FLAGS_max_queue);
+  if (config.max_queue < 0) Die("--max-queue must not be negative");
+  config.queue_timeout_ms =
+      absl::ToInt64Milliseconds(PositiveDuration(FLAGS_queue_timeout, "queue-timeout"));
+  absl::StatusOr<drover::log::AccessLogFormat> access_log =
+      drover::log::ParseAccessLogFormat(absl::GetFlag(FLAGS_access_log));
+  if (!access_log.ok()) Die(absl::StrCat("--access-log: ", access_log.status().message()));
+  config.access_log = *access_log;
 }
 
 // --sticky and the cookie, --member-id, --peer-listen (the member table's source is separate).
@@ -453,6 +478,7 @@ int main(int argc, char** argv) {
 
   drover::SidecarOptions options;
   ReadProxyFlags(options);
+  ReadQueueAndLogFlags(options);
   ReadStickyFlags(options);
   ReadBackendFlags(command, options);
 

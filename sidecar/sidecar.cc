@@ -101,6 +101,8 @@ Sidecar::~Sidecar() {
   for (std::thread& t : loop_threads_) {
     if (t.joinable()) t.join();
   }
+  // Sessions closed as the threads are destroyed must not wake a waiter on another thread.
+  if (options_.proxy.queue) options_.proxy.queue->Shutdown();
   // Without Run() (a start-up error, a test), the workers still stop before their supervisor.
   if (supervisor_) {
     supervisor_->StopWorkers(SIGTERM, absl::Now() + options_.supervisor->kill_timeout);
@@ -125,6 +127,15 @@ absl::Status Sidecar::Init() {
     backends_ = std::move(*parsed);
   }
 
+  if (config.worker_max_inflight > 0 && config.mode == proxy::ProxyMode::kHttp) {
+    config.queue = std::make_shared<balance::RequestQueue>(*backends_, config.worker_max_inflight,
+                                                           config.max_queue);
+  }
+  if (config.access_log != log::AccessLogFormat::kOff) {
+    config.access_logger =
+        std::make_shared<log::AccessLog>(config.access_log, STDOUT_FILENO, config.threads);
+    config.access_logger->Start();
+  }
   config.sticky.slots = static_cast<int>(backends_->size());
   config.sticky.member_hash = sticky::MemberHash(config.sticky.member_id);
   if (absl::Status s = InitCookieCodec(); !s.ok()) return s;
@@ -593,6 +604,7 @@ void Sidecar::Shutdown(int signal_number) {
   for (auto& loop : loops_) loop->Stop();
   for (std::thread& t : loop_threads_) t.join();
   loop_threads_.clear();
+  if (options_.proxy.queue) options_.proxy.queue->Shutdown();
   if (admin_) admin_->Stop();
   if (health_) health_->Stop();
   if (source_) source_->Stop();

@@ -41,6 +41,10 @@ std::string_view ErrorReasonName(ErrorReason reason) {
       return "client_body_timeout";
     case ErrorReason::kBadHop:
       return "bad_hop";
+    case ErrorReason::kQueueFull:
+      return "queue_full";
+    case ErrorReason::kQueueTimeout:
+      return "queue_timeout";
     case ErrorReason::kCount:
       break;
   }
@@ -181,6 +185,43 @@ std::vector<prometheus::MetricFamily> StatsCollector::Collect() const {
         Sample(static_cast<double>(n), {{"result", kStickyNames[r]}}, MetricType::Counter));
   }
   out.push_back(std::move(sticky));
+
+  auto depth =
+      Family("drover_queue_depth",
+             "Requests waiting for a worker with room (--worker-max-inflight).", MetricType::Gauge);
+  uint64_t queued = 0;
+  for (const ThreadStats* t : threads_) queued += Load(t->queued_);
+  depth.metric.push_back(
+      Sample(static_cast<double>(static_cast<int64_t>(queued)), {}, MetricType::Gauge));
+  out.push_back(std::move(depth));
+
+  auto wait = Family("drover_queue_wait_seconds",
+                     "Time requests waited for a worker with room, whether they got one or not.",
+                     MetricType::Histogram);
+  prometheus::ClientMetric wait_histogram;
+  uint64_t waited = 0;
+  uint64_t wait_ns = 0;
+  for (size_t b = 0; b <= kLatencyBuckets.size(); ++b) {
+    for (const ThreadStats* t : threads_) waited += Load(t->queue_wait_buckets_[b]);
+    prometheus::ClientMetric::Bucket bucket;
+    bucket.cumulative_count = waited;
+    bucket.upper_bound =
+        b < kLatencyBuckets.size() ? kLatencyBuckets[b] : std::numeric_limits<double>::infinity();
+    wait_histogram.histogram.bucket.push_back(bucket);
+  }
+  for (const ThreadStats* t : threads_) wait_ns += Load(t->queue_wait_sum_ns_);
+  wait_histogram.histogram.sample_count = waited;
+  wait_histogram.histogram.sample_sum = static_cast<double>(wait_ns) * 1e-9;
+  wait.metric.push_back(std::move(wait_histogram));
+  out.push_back(std::move(wait));
+
+  auto dropped =
+      Family("drover_access_log_dropped_total",
+             "Access log lines dropped because the output did not keep up.", MetricType::Counter);
+  uint64_t dropped_lines = 0;
+  for (const ThreadStats* t : threads_) dropped_lines += Load(t->access_log_dropped_);
+  dropped.metric.push_back(Sample(static_cast<double>(dropped_lines), {}, MetricType::Counter));
+  out.push_back(std::move(dropped));
   return out;
 }
 

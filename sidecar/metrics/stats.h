@@ -38,6 +38,8 @@ enum class ErrorReason : uint8_t {
   kFdLimit,                 // accept failed for want of descriptors: accepting paused 100 ms
   kClientBodyTimeout,       // request body stalled past --client-body-timeout (408)
   kBadHop,                  // a request on the peer listener with a wrong Drover-Hop token (403)
+  kQueueFull,               // --max-queue requests already waited (503)
+  kQueueTimeout,            // waited --queue-timeout for a worker (503)
   kCount,
 };
 std::string_view ErrorReasonName(ErrorReason reason);
@@ -81,6 +83,20 @@ class ThreadStats {
   int64_t active_tunnels() const {
     return static_cast<int64_t>(active_tunnels_.load(std::memory_order_relaxed));
   }
+
+  // --worker-max-inflight: requests waiting for a worker now (this thread's), and how long
+  // each waited (granted or not).
+  void QueueEntered() { Add(queued_, 1); }
+  void QueueLeft(int64_t waited_ns) {
+    Sub(queued_, 1);
+    double seconds = static_cast<double>(waited_ns) * 1e-9;
+    size_t bucket = 0;
+    while (bucket < kLatencyBuckets.size() && seconds > kLatencyBuckets[bucket]) ++bucket;
+    Add(queue_wait_buckets_[bucket], 1);
+    Add(queue_wait_sum_ns_, static_cast<uint64_t>(waited_ns));
+  }
+
+  void CountAccessLogDropped() { Add(access_log_dropped_, 1); }
 
   // Outstanding requests per backend: also what this thread's least-connections balancer
   // reads, so a thread balances on its own counts without touching another thread's.
@@ -128,6 +144,10 @@ class ThreadStats {
   Counter backend_sent_{0};
   Counter active_connections_{0};  // wraps below zero per thread; the sum is exact
   Counter active_tunnels_{0};
+  Counter queued_{0};
+  std::array<Counter, kLatencyBuckets.size() + 1> queue_wait_buckets_{};
+  Counter queue_wait_sum_ns_{0};
+  Counter access_log_dropped_{0};
   std::unique_ptr<Counter[]> outstanding_;  // [2 * backend + parity]
   std::unique_ptr<Counter[]> served_;
 };

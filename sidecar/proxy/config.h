@@ -4,10 +4,13 @@
 #define DROVER_SIDECAR_PROXY_CONFIG_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include "sidecar/balance/balancer.h"
+#include "sidecar/balance/request_queue.h"
 #include "sidecar/http/parser.h"
+#include "sidecar/log/access_log.h"
 #include "sidecar/net/socket.h"
 #include "sidecar/sticky/policy.h"
 
@@ -41,6 +44,16 @@ struct ProxyConfig {
   sticky::StickyConfig sticky;
   // Where other members' sidecars send forwarded requests; unset: no peer listener.
   std::optional<net::SocketAddress> peer_listen;
+  // --worker-max-inflight, --max-queue: a request waits here until its worker has room; unset:
+  // no limit. Made by the sidecar once the backends exist; shared by every loop thread.
+  int worker_max_inflight = 0;
+  int64_t max_queue = 1024;
+  int64_t queue_timeout_ms = 10000;
+  std::shared_ptr<balance::RequestQueue> queue;
+  // --access-log: one line per request, through the sidecar's writer thread (made with the
+  // threads; null when off).
+  log::AccessLogFormat access_log = log::AccessLogFormat::kOff;
+  std::shared_ptr<log::AccessLog> access_logger;
 };
 
 }  // namespace drover::proxy

@@ -170,11 +170,13 @@ bool Session::ParseResponse() {
     }
     status_ = head.status;
     response_started_ = true;
+    if (thread_.access_log_ != nullptr) response_head_ns_ = MonotonicNs();
     if (head.status == 101) {
       http::AppendResponseHead(head, true, version_minor_, response_head_,
                                StickyResponseFields(head));
       up_->in_.Consume(head.head_bytes, thread_.buffers_);
       thread_.stats_.CountRequest(101, MonotonicNs() - start_ns_);
+      if (thread_.access_log_ != nullptr) LogRequest();
       EndOutstanding();
       up_->timer_.Cancel();
       phase_ = Phase::kTunnel;

@@ -63,12 +63,14 @@ LoopThread::LoopThread(const ProxyConfig& config, const balance::BackendSet& bac
       linger_timers_(config.linger_ms),
       body_timers_(config.client_body_timeout_ms),
       accept_pause_timers_(kAcceptPauseMs),
+      queue_timers_(config.queue_timeout_ms),
       pools_(backends.size()) {
   for (net::TimerList* list :
        {&header_timers_, &idle_timers_, &connect_timers_, &response_timers_, &tunnel_timers_,
-        &pool_timers_, &linger_timers_, &body_timers_, &accept_pause_timers_}) {
+        &pool_timers_, &linger_timers_, &body_timers_, &accept_pause_timers_, &queue_timers_}) {
     loop_->AddTimerList(list);
   }
+  if (config.access_logger != nullptr) access_log_ = &config.access_logger->buffer(index);
 }
 
 LoopThread::~LoopThread() {

@@ -88,6 +88,11 @@ class LoopThread : public net::EventHandler, public net::TimerHandler {
   void ReturnToPool(UpstreamConnection* connection);
   void ForgetPooled(UpstreamConnection* connection);
   void SessionClosed(Session* session);
+  // --worker-max-inflight: tells a waiting session, on its own thread, that its place is taken
+  // (queue.cc). Always through the loop's task queue, also on this thread: the release that
+  // frees a place runs in the middle of another session's work.
+  static void DeliverGrant(const balance::RequestQueue::Grant& grant);
+  void OnGrant(const balance::RequestQueue::Grant& grant);
 
   const ProxyConfig& config_;
   const balance::BackendSet& backends_;
@@ -103,6 +108,7 @@ class LoopThread : public net::EventHandler, public net::TimerHandler {
   // (SetCookieCodec) while the router reads it; declared before the router that refers to it.
   sticky::StickyConfig sticky_;
   std::unique_ptr<sticky::StickyRouter> router_;
+  log::AccessLogBuffer* access_log_ = nullptr;  // --access-log: this thread's buffer, or null
   std::shared_ptr<const sticky::MemberTable> members_;
   // The members' peer addresses (hosts only): without a shared secret, a request on the peer
   // listener is trusted as forwarded only from one of these.
@@ -118,6 +124,7 @@ class LoopThread : public net::EventHandler, public net::TimerHandler {
   net::TimerList accept_pause_timers_;
   net::Timer accept_resume_timer_{this};
   bool accept_paused_ = false;
+  net::TimerList queue_timers_;
   // Pooled connections per backend, most recently used last (taken first).
   std::vector<std::vector<UpstreamConnection*>> pools_;
   absl::flat_hash_set<Session*> sessions_;

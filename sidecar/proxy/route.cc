@@ -29,6 +29,9 @@ sticky::StickyRoute Session::ChooseRoute(const http::RequestHead& head, bool htt
       route.cookie = {};
     }
     thread_.stats_.CountSticky(static_cast<size_t>(route.result));
+    sticky_result_ = static_cast<int>(route.result);
+  } else {
+    sticky_result_ = -1;
   }
   set_cookie_ = cookie_mode && route.set_cookie;
   cookie_issued_ = route.cookie_issued;

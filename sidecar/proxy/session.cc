@@ -47,6 +47,7 @@ void Session::Close() {
   if (phase_ == Phase::kTunnel) thread_.stats_.TunnelClosed();
   phase_ = Phase::kClosed;
   timer_.Cancel();
+  if (queue_ticket_ != 0) LeaveQueue();
   EndOutstanding();
   if (up_ != nullptr) {
     up_->Destroy();
@@ -84,6 +85,9 @@ void Session::ArmClientTimer(ClientTimer kind) {
     case ClientTimer::kLinger:
       list = &thread_.linger_timers_;
       break;
+    case ClientTimer::kQueue:
+      list = &thread_.queue_timers_;
+      break;
     case ClientTimer::kNone:
       timer_.Cancel();
       return;
@@ -105,6 +109,9 @@ void Session::OnTimeout() {
     case ClientTimer::kIdle:
       thread_.stats_.CountError(ErrorReason::kIdleTimeout);
       Close();
+      return;
+    case ClientTimer::kQueue:
+      OnQueueTimeout();
       return;
     case ClientTimer::kTunnel:
     case ClientTimer::kLinger:
@@ -162,6 +169,7 @@ void Session::OnUpstreamEvents(uint32_t events) {
     }
     up_->connecting_ = false;
     up_->writable_ = true;
+    if (thread_.access_log_ != nullptr) connected_ns_ = MonotonicNs();
     if (phase_ == Phase::kTunnel) {
       up_->timer_.Cancel();
     } else {
@@ -247,8 +255,10 @@ bool Session::ReadClient() {
     if (phase_ == Phase::kForward && up_ != nullptr && !up_->connecting_) {
       thread_.response_timers_.Arm(up_->timer_, thread_.loop_->now_ms());
     }
+    // Not while queued: --queue-timeout runs then, and the body waits for a worker, not the
+    // client.
     if (phase_ == Phase::kForward && request_body_state_ == RequestBody::kStreaming &&
-        response_state_ != Response::kLocal) {
+        response_state_ != Response::kLocal && queue_ticket_ == 0) {
       ArmClientTimer(ClientTimer::kBody);
     }
     return true;
@@ -396,6 +406,7 @@ bool Session::WriteClient() {
   size_t written = static_cast<size_t>(n);
   if (written < head_left + body) writable_ = false;
   thread_.stats_.AddClientBytes(0, written);
+  response_bytes_ += written;
   size_t from_head = written < head_left ? written : head_left;
   response_head_sent_ += from_head;
   size_t from_body = written - from_head;
@@ -440,6 +451,7 @@ void Session::StartRequest(const http::RequestHead& head) {
   head_scan_.Reset();
   ArmClientTimer(request_body_state_ == RequestBody::kStreaming ? ClientTimer::kBody
                                                                 : ClientTimer::kNone);
+  if (thread_.access_log_ != nullptr) NoteRequestForLog(head);
 
   if (head.method == http::Method::kConnect) {
     in_.Consume(head.head_bytes, thread_.buffers_);
@@ -490,6 +502,7 @@ void Session::StartRequest(const http::RequestHead& head) {
 
 void Session::FinishRequest() {
   thread_.stats_.CountRequest(status_, MonotonicNs() - start_ns_);
+  if (thread_.access_log_ != nullptr) LogRequest();
   const bool reusable = response_state_ == Response::kBody && upstream_keep_alive_ &&
                         request_body_state_ == RequestBody::kDone;
   EndOutstanding(/*answered=*/response_state_ == Response::kBody);

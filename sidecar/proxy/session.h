@@ -17,6 +17,8 @@
 //   peer_forward.cc    relaying to another member's sidecar, and falling back to serving here
 //   app_route.cc       sticky keys the app issues: the route prefix off requests, onto responses
 //   tcp_session.cc     --mode=tcp: a byte relay from the first byte
+//   queue.cc           --worker-max-inflight: a place on a worker, or waiting for one
+//   request_log.cc     --access-log: what a request's line says
 // The hot path stays as it was: no virtual calls and no allocations were added by the split.
 //
 //   auto* session = new Session(thread, fd, peer_ip, /*from_peer=*/false);
@@ -52,6 +54,10 @@ class Session : public net::EventHandler, public net::TimerHandler {
   void OnTimeout() override;
   void OnUpstreamEvents(uint32_t events);
   void OnUpstreamTimeout();
+  // queue.cc. The place this request waited for is taken for it on `backend` (its loop thread
+  // calls this for a grant whose ticket is queue_ticket()).
+  void OnRoomGranted(int backend);
+  uint64_t queue_ticket() const { return queue_ticket_; }
   // Closes both connections at once (thread shutdown, errors).
   void Close();
   // Closes the connection if it is between requests (draining).
@@ -61,7 +67,7 @@ class Session : public net::EventHandler, public net::TimerHandler {
   enum class Phase : uint8_t { kHead, kForward, kTunnel, kLinger, kClosed };
   enum class RequestBody : uint8_t { kStreaming, kDone };
   enum class Response : uint8_t { kAwaitingHead, kBody, kLocal };
-  enum class ClientTimer : uint8_t { kNone, kHeader, kBody, kIdle, kTunnel, kLinger };
+  enum class ClientTimer : uint8_t { kNone, kHeader, kBody, kIdle, kTunnel, kLinger, kQueue };
 
   void Pump();
   bool ReadClient();
@@ -85,6 +91,24 @@ class Session : public net::EventHandler, public net::TimerHandler {
   // no backend is up. A connect that fails at once is handled (retried or answered) before
   // returning. `slot` >= 0 asks for that backend (a sticky session's) when it is up.
   bool ConnectBackend(int exclude, int slot = -1);
+  // Starts using a pooled or new connection to backend `b` for the request.
+  void ConnectTo(int b);
+  // queue.cc. With --worker-max-inflight: the backend on which a place was taken for the
+  // request, kWaiting (it waits in the queue, or was answered 503 because the queue is full), or
+  // -1 when no backend is up.
+  static constexpr int kWaiting = -100;
+  int AcquireRoom(int slot);
+  // Gives back the request's place on its backend, handing it to a waiter.
+  void ReleaseRoom();
+  // Leaves the queue (the client went away, the thread stops).
+  void LeaveQueue();
+  void OnQueueTimeout();
+  // 503 with Retry-After: the queue is full or the wait was too long.
+  void FailQueued(std::string_view text, metrics::ErrorReason reason);
+  // request_log.cc. Notes what the access log line needs from the head (only with --access-log).
+  void NoteRequestForLog(const http::RequestHead& head);
+  // Hands the finished request's line to the thread's access log buffer.
+  void LogRequest();
   // peer_forward.cc. Whether a request on the peer listener proves that a member forwarded it:
   // a good Drover-Hop token when the members share a secret, else a member's source address.
   // kRejected: a token is there but wrong (bad MAC, unknown member, outside the window): 403.
@@ -171,6 +195,23 @@ class Session : public net::EventHandler, public net::TimerHandler {
   bool outstanding_ = false;
   bool retried_ = false;
   int64_t start_ns_ = 0;
+  // --worker-max-inflight: the backend this request holds a place on (-1: none), and while it
+  // waits for one, its ticket, the slot it waits for (-1: any) and since when.
+  int room_backend_ = -1;
+  uint64_t queue_ticket_ = 0;
+  int queue_slot_ = -1;
+  int64_t queued_ns_ = 0;
+  // --access-log: the request's method and target, its sticky decision, its timings and the
+  // bytes sent to the client (times are monotonic ns; 0 or -1: not reached).
+  std::string log_request_;  // "METHOD TARGET"
+  int64_t log_unix_ms_ = 0;
+  int sticky_result_ = -1;
+  int64_t queue_wait_ns_ = -1;
+  int64_t connect_start_ns_ = 0;
+  int64_t connected_ns_ = 0;
+  int64_t response_head_ns_ = 0;
+  uint64_t request_head_bytes_ = 0;
+  uint64_t response_bytes_ = 0;
   // Sticky sessions: set the cookie on the response (naming the slot that answered), and
   // whether this request is relayed to another member's sidecar.
   bool set_cookie_ = false;

@@ -10,6 +10,7 @@
 #include "sidecar/net/socket.h"
 #include "sidecar/proxy/loop_thread.h"
 #include "sidecar/proxy/session.h"
+#include "sidecar/proxy/session_internal.h"
 
 namespace drover::proxy {
 
@@ -88,9 +89,28 @@ void LoopThread::ForgetPooled(UpstreamConnection* connection) {
 }
 
 bool Session::ConnectBackend(int exclude, int slot) {
-  const int b = PickBackend(exclude, slot);
+  balance::RequestQueue* queue =
+      thread_.config_.mode == ProxyMode::kHttp ? thread_.config_.queue.get() : nullptr;
+  int b = -1;
+  if (queue != nullptr && exclude < 0 && !retried_) {
+    b = AcquireRoom(slot);
+    if (b == kWaiting) return true;
+  } else {
+    b = PickBackend(exclude, slot);
+    // A retry after a failed connect goes where it can at once: it has waited its turn.
+    if (b >= 0 && queue != nullptr) {
+      queue->AcquireAnyway(b);
+      room_backend_ = b;
+    }
+  }
   if (b < 0) return false;
+  ConnectTo(b);
+  return true;
+}
+
+void Session::ConnectTo(int b) {
   backend_ = b;
+  if (thread_.access_log_ != nullptr) connect_start_ns_ = MonotonicNs();
   const balance::Backend& backend = thread_.backends_[static_cast<size_t>(b)];
   const uint64_t target = backend.target.load(std::memory_order_acquire);
   backend_parity_ = balance::Backend::ParityOf(target);
@@ -102,26 +122,27 @@ bool Session::ConnectBackend(int exclude, int slot) {
     absl::StatusOr<int> fd = net::ConnectNonBlocking(backend.AddressOf(target), in_progress);
     if (!fd.ok()) {
       OnUpstreamFailure(ErrorReason::kBackendRefused);
-      return true;  // answered (retried or failed) by OnUpstreamFailure
+      return;  // answered (retried or failed) by OnUpstreamFailure
     }
     connection = new UpstreamConnection(thread_, *fd, static_cast<size_t>(b), target, in_progress);
     if (!thread_.loop_->Add(*fd, connection).ok()) {
       connection->Destroy();
       OnUpstreamFailure(ErrorReason::kBackendRefused);
-      return true;
+      return;
     }
   }
   connection->owner_ = this;
   up_ = connection;
+  if (!connection->connecting_ && thread_.access_log_ != nullptr) connected_ns_ = connect_start_ns_;
   if (connection->connecting_) {
     thread_.connect_timers_.Arm(connection->timer_, thread_.loop_->now_ms());
   } else if (phase_ == Phase::kForward) {
     thread_.response_timers_.Arm(connection->timer_, thread_.loop_->now_ms());
   }
-  return true;
 }
 
 void Session::EndOutstanding(bool answered) {
+  if (room_backend_ >= 0) ReleaseRoom();
   if (outstanding_) {
     thread_.stats_.RequestFinished(static_cast<size_t>(backend_), backend_parity_, answered);
     outstanding_ = false;
