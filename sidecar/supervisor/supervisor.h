@@ -134,6 +134,9 @@ class Supervisor {
     bool term_sent = false;
     bool timed_out = false;
     uint64_t rss = 0;
+    bool owns_listener = false;  // the socket it listens on was seen held by its process tree
+    bool foreign_seen = false;   // another process was seen listening where it should
+    absl::Time owner_check_at = absl::InfinitePast();
   };
   struct Slot {
     int index = 0;
@@ -163,7 +166,16 @@ class Supervisor {
   uint32_t ReloadSlotsDone() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DrainOutput(Process* process, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Log(const std::string& line) const;
-  bool Probe(uint16_t port) const;
+  // Where the worker of `slot` listens in generations of `generation`'s parity.
+  net::SocketAddress WorkerAddress(int slot, uint64_t generation) const;
+  // "port 3000", for log lines.
+  std::string Where(const Process& process) const;
+  // True while a live process of `slot` (one still draining, say) uses the port or socket
+  // that the slot's next generation would get: spawning then would collide with it.
+  bool NextPortHeld(const Slot& slot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The slot's next generation: the one after the last started, or the one after that when
+  // the serving process has its parity (so has its port).
+  uint64_t NextGeneration(const Slot& slot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SupervisorConfig config_;
   balance::BackendSet& slots_backends_;
