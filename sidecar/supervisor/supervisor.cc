@@ -12,6 +12,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -77,6 +78,12 @@ std::string JsonEscape(std::string_view s) {
 
 }  // namespace
 
+absl::StatusOr<WorkerTransport> ParseWorkerTransport(std::string_view text) {
+  if (text == "tcp") return WorkerTransport::kTcp;
+  if (text == "unix") return WorkerTransport::kUnix;
+  return absl::InvalidArgumentError(absl::StrCat("'", AsAbsl(text), "' is not tcp or unix"));
+}
+
 std::string_view RestartReasonName(RestartReason reason) {
   switch (reason) {
     case RestartReason::kExitCode:
@@ -132,10 +139,57 @@ Supervisor::~Supervisor() {
   if (thread_.joinable()) thread_.join();
   if (signal_fd_ >= 0) close(signal_fd_);
   if (wake_fd_ >= 0) close(wake_fd_);
+  RemoveSocketDir();
+}
+
+absl::Status Supervisor::MakeSocketDir() {
+  // A directory of our own (mode 0700), so no other user can connect to a worker's socket or
+  // put a socket where a worker will listen.
+  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+  std::string base = runtime != nullptr && runtime[0] == '/' ? runtime : "/tmp";
+  std::string templ = absl::StrCat(base, "/drover-", getpid(), "-XXXXXX");
+  if (mkdtemp(templ.data()) == nullptr) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("--worker-transport=unix: mkdtemp ", templ));
+  }
+  socket_dir_ = templ;
+  for (int i = 0; i < config_.workers; ++i) {
+    balance::Backend& backend = slots_backends_[static_cast<size_t>(i)];
+    for (uint64_t parity : {0, 1}) {
+      absl::StatusOr<net::SocketAddress> address =
+          net::SocketAddress::Unix(WorkerSocketPath(i, parity));
+      if (!address.ok()) {
+        RemoveSocketDir();
+        return absl::InvalidArgumentError(
+            absl::StrCat("--worker-transport=unix: ", address.status().message(),
+                         " (set XDG_RUNTIME_DIR to a shorter directory)"));
+      }
+      backend.unix_sockets[parity] = *address;
+    }
+    backend.address = backend.unix_sockets[1];
+  }
+  return absl::OkStatus();
+}
+
+void Supervisor::RemoveSocketDir() {
+  if (socket_dir_.empty()) return;
+  for (int i = 0; i < config_.workers; ++i) {
+    for (uint64_t parity : {0, 1}) unlink(WorkerSocketPath(i, parity).c_str());
+  }
+  if (rmdir(socket_dir_.c_str()) != 0) {
+    Log(absl::StrCat("cannot remove ", socket_dir_, ": ", std::strerror(errno)));
+  }
+  socket_dir_.clear();
+}
+
+std::string Supervisor::WorkerSocketPath(int slot, uint64_t generation) const {
+  // Odd generations use the slot's "a" socket, even ones its "b": as with ports, a replacement
+  // never takes the path of the process it replaces.
+  return absl::StrCat(socket_dir_, "/worker-", slot, (generation & 1) == 1 ? "-a" : "-b", ".sock");
 }
 
 net::SocketAddress Supervisor::WorkerAddress(int slot, uint64_t generation) const {
   const balance::Backend& backend = slots_backends_[static_cast<size_t>(slot)];
+  if (config_.transport == WorkerTransport::kUnix) return backend.unix_sockets[generation & 1];
   net::SocketAddress address = backend.address;
   address.set_port(static_cast<uint16_t>(config_.port_base + slot +
                                          ((generation & 1) == 1 ? 0 : config_.workers)));
@@ -143,6 +197,9 @@ net::SocketAddress Supervisor::WorkerAddress(int slot, uint64_t generation) cons
 }
 
 std::string Supervisor::Where(const Process& process) const {
+  if (config_.transport == WorkerTransport::kUnix) {
+    return absl::StrCat("socket ", WorkerSocketPath(process.slot, process.generation));
+  }
   return absl::StrCat("port ", process.port);
 }
 
@@ -175,6 +232,9 @@ absl::Status Supervisor::Start() {
   if (signal_fd_ < 0) return absl::ErrnoToStatus(errno, "signalfd");
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
+  if (config_.transport == WorkerTransport::kUnix) {
+    if (absl::Status s = MakeSocketDir(); !s.ok()) return s;
+  }
   {
     absl::MutexLock lock(&mu_);
     for (Slot& slot : slots_) Spawn(slot, false, RestartReason::kExitCode);
@@ -189,9 +249,16 @@ void Supervisor::Spawn(Slot& slot, bool replacement, RestartReason reason) {
   // collides with the process it replaces.
   const uint16_t port = static_cast<uint16_t>(config_.port_base + slot.index +
                                               ((generation & 1) == 1 ? 0 : config_.workers));
+  std::string port_value = absl::StrCat(port);
+  if (config_.transport == WorkerTransport::kUnix) {
+    // A socket file left by a process that is gone (NextPortHeld says none is alive) would
+    // make the new worker's listen fail with EADDRINUSE.
+    port_value = WorkerSocketPath(slot.index, generation);
+    unlink(port_value.c_str());
+  }
   SpawnOptions options;
   options.argv = config_.command;
-  options.env = {{"PORT", absl::StrCat(port)},
+  options.env = {{"PORT", port_value},
                  {"DROVER_WORKER_ID", absl::StrCat(slot.index)},
                  {"NODE_APP_INSTANCE", absl::StrCat(slot.index)}};
   if (slot.cpu >= 0) options.cpu = slot.cpu;
@@ -700,8 +767,13 @@ std::string Supervisor::StatusJson() const {
     for (uint64_t r : slot.restarts) restarts += r;
     slots.push_back(absl::StrCat(
         "{\"slot\":", slot.index, ",\"state\":\"", state, "\",\"pid\":", p ? p->pid : 0,
-        ",\"port\":", p ? p->port : 0, ",\"cpu\":", slot.cpu, ",\"generation\":", slot.generation,
-        ",\"restarts\":", restarts, ",\"rss_bytes\":", p ? p->rss : 0, ",\"replacing\":",
+        ",\"port\":", p && config_.transport == WorkerTransport::kTcp ? p->port : 0,
+        config_.transport == WorkerTransport::kUnix && p != nullptr
+            ? absl::StrCat(",\"socket\":\"", JsonEscape(WorkerSocketPath(p->slot, p->generation)),
+                           "\"")
+            : std::string(),
+        ",\"cpu\":", slot.cpu, ",\"generation\":", slot.generation, ",\"restarts\":", restarts,
+        ",\"rss_bytes\":", p ? p->rss : 0, ",\"replacing\":",
         slot.serving != nullptr && slot.starting != nullptr ? "true" : "false", "}"));
   }
   return absl::StrCat("{\"workers\":", slots_.size(), ",\"slots\":[", absl::StrJoin(slots, ","),
