@@ -73,8 +73,11 @@ test('workers on Unix sockets: requests, reload under load, a killed worker', { 
       replacement = now.slots[1].state === 'ready' ? now.slots[1].pid : null;
       return replacement !== null && replacement !== fresh[1];
     },
-    { timeoutMs: 10000, what: 'slot 1 ready again after kill -9' },
-  );
+    { timeoutMs: 15000, what: 'slot 1 ready again after kill -9' },
+  ).catch(async (err) => {
+    err.message += `\n${await sc.describe()}`;
+    throw err;
+  });
   const answered = new Set();
   await waitFor(
     async () => {
