@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -151,11 +152,12 @@ std::vector<pid_t> WorkerTree(pid_t worker) {
   return tree;
 }
 
-// Removes from `inodes` the sockets `pid` holds a descriptor on.
-void ForgetHeld(pid_t pid, absl::flat_hash_set<uint64_t>& inodes) {
+// Removes from `inodes` the sockets `pid` holds a descriptor on. False when its descriptors
+// cannot be read although it exists.
+bool ForgetHeld(pid_t pid, absl::flat_hash_set<uint64_t>& inodes) {
   const std::string dir = absl::StrCat("/proc/", pid, "/fd");
   DIR* fds = opendir(dir.c_str());
-  if (fds == nullptr) return;
+  if (fds == nullptr) return errno == ENOENT;  // gone: nothing to read
   char link[64];
   while (dirent* entry = readdir(fds)) {
     if (entry->d_name[0] == '.') continue;
@@ -171,20 +173,21 @@ void ForgetHeld(pid_t pid, absl::flat_hash_set<uint64_t>& inodes) {
     }
   }
   closedir(fds);
+  return true;
 }
 
 }  // namespace
 
 ListenerOwner OwnerOfListener(const net::SocketAddress& address, pid_t worker) {
-  absl::flat_hash_set<uint64_t> inodes = address.family() == AF_UNIX
-                                             ? UnixListeners(address.UnixPath())
-                                             : TcpListeners(address);
+  absl::flat_hash_set<uint64_t> inodes =
+      address.family() == AF_UNIX ? UnixListeners(address.UnixPath()) : TcpListeners(address);
   if (inodes.empty()) return ListenerOwner::kNone;
+  bool all_read = true;
   for (pid_t pid : WorkerTree(worker)) {
-    ForgetHeld(pid, inodes);
+    all_read = ForgetHeld(pid, inodes) && all_read;
     if (inodes.empty()) return ListenerOwner::kWorker;
   }
-  return ListenerOwner::kOther;
+  return all_read ? ListenerOwner::kOther : ListenerOwner::kUnknown;
 }
 
 }  // namespace drover::supervisor

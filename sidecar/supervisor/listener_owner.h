@@ -24,6 +24,10 @@ enum class ListenerOwner : uint8_t {
   kWorker,  // every socket listening on the address is held by the worker's process tree
   kOther,   // at least one is held by some other process
   kNone,    // nothing listens there
+  // Some are not found in the descriptors of the worker's tree, but a process of the tree
+  // could not be looked at (/proc/PID/fd unreadable: a worker that switched to another user,
+  // seen from a sidecar without CAP_SYS_PTRACE): ownership cannot be told.
+  kUnknown,
 };
 
 // `address`: where the proxy connects (a wildcard listener on the port counts as listening

@@ -666,7 +666,7 @@ void Supervisor::Loop() {
       if (!balance::ProbeTcp(job.address, absl::Milliseconds(100)).ok()) continue;
       if (!job.owned) {
         job.owner = OwnerOfListener(job.address, job.pid);
-        if (job.owner != ListenerOwner::kWorker) continue;
+        if (job.owner != ListenerOwner::kWorker && job.owner != ListenerOwner::kUnknown) continue;
       }
       job.ready = config_.ready_path.empty() || ProbeHttp(job.address, config_.ready_path);
     }
@@ -677,7 +677,16 @@ void Supervisor::Loop() {
       bool alive = std::any_of(processes_.begin(), processes_.end(),
                                [p](const auto& q) { return q.get() == p; });
       if (!alive || p->role != Role::kStarting || stopping_) continue;
-      if (job.owner == ListenerOwner::kWorker) p->owns_listener = true;
+      if (job.owner == ListenerOwner::kWorker || job.owner == ListenerOwner::kUnknown) {
+        p->owns_listener = true;
+      }
+      if (job.owner == ListenerOwner::kUnknown && !p->owner_unknown) {
+        // Without a way to tell, the connect is all there is (as before ownership checks).
+        p->owner_unknown = true;
+        Log(absl::StrCat("worker ", p->slot, " (pid ", p->pid,
+                         "): cannot tell whose socket is on its ", Where(*p),
+                         " (its /proc/PID/fd is not readable); trusting the connect"));
+      }
       if (job.owner == ListenerOwner::kOther) {
         p->owner_check_at = now + kForeignRecheck;
         if (!p->foreign_seen) {

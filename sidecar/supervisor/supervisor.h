@@ -143,6 +143,7 @@ class Supervisor {
     uint64_t rss = 0;
     bool owns_listener = false;  // the socket it listens on was seen held by its process tree
     bool foreign_seen = false;   // another process was seen listening where it should
+    bool owner_unknown = false;  // its descriptors could not be read: trusted on a connect
     absl::Time owner_check_at = absl::InfinitePast();
   };
   struct Slot {
