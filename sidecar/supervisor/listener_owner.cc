@@ -158,10 +158,14 @@ bool ForgetHeld(pid_t pid, absl::flat_hash_set<uint64_t>& inodes) {
   const std::string dir = absl::StrCat("/proc/", pid, "/fd");
   DIR* fds = opendir(dir.c_str());
   if (fds == nullptr) return errno == ENOENT;  // gone: nothing to read
+  bool read_all = true;
   char link[64];
   while (dirent* entry = readdir(fds)) {
     if (entry->d_name[0] == '.') continue;
     ssize_t n = readlinkat(dirfd(fds), entry->d_name, link, sizeof(link) - 1);
+    // The directory may be listable while its links are not (ptrace access is checked on
+    // each); ENOENT is a descriptor closed meanwhile.
+    if (n < 0 && errno != ENOENT) read_all = false;
     if (n <= 0) continue;
     absl::string_view target(link, static_cast<size_t>(n));
     constexpr absl::string_view kSocket = "socket:[";
@@ -173,7 +177,7 @@ bool ForgetHeld(pid_t pid, absl::flat_hash_set<uint64_t>& inodes) {
     }
   }
   closedir(fds);
-  return true;
+  return read_all;
 }
 
 }  // namespace

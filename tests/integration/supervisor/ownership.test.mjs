@@ -4,8 +4,10 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
-import { supervisorScope, appCmd, freePortBlock, waitFor, metricSum, request, pidOf } from './lib/supervisor.mjs';
+import path from 'node:path';
+import { supervisorScope, appCmd, freePortBlock, tempDir, APPS_DIR, waitFor, metricSum, request, pidOf } from './lib/supervisor.mjs';
 
 function listen(server, port) {
   return new Promise((resolve, reject) => {
@@ -76,4 +78,30 @@ test('a foreign process on a slot port never gets public traffic', { timeout: 60
   assert.equal(r.status, 200);
   assert.equal(pidOf(r.text), pid);
   assert.equal(foreignRequests, 0);
+});
+
+// A worker that switched to another user, under a sidecar without CAP_SYS_PTRACE: its
+// /proc/PID/fd links cannot be read, so whose socket it is cannot be told. The sidecar says so
+// once and goes by the connect (else such a worker would never be ready). Runs as root: it
+// drops the capability with capsh and starts the worker as nobody with setpriv.
+test('a worker whose descriptors cannot be read is ready on the connect, said once', { timeout: 30000 }, async (t) => {
+  assert.equal(process.getuid(), 0, 'this test needs root (to run the worker as another user)');
+  const s = supervisorScope(t);
+  const dir = tempDir(t);
+  fs.chmodSync(dir, 0o755);
+  const app = path.join(dir, 'app.mjs');
+  fs.copyFileSync(path.join(APPS_DIR, 'app.mjs'), app);
+  fs.chmodSync(app, 0o644);
+  const sc = await s.start({
+    workers: 1,
+    cmd: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, app],
+    wrapper: ['capsh', '--drop=cap_sys_ptrace', '--', '-c', 'exec "$0" "$@"'],
+  });
+  const [pid] = await sc.waitAllReady();
+  const lines = sc.stderr.split('\n').filter((l) => l.includes('cannot tell whose socket'));
+  assert.equal(lines.length, 1, sc.tail());
+  assert.match(lines[0], new RegExp(`worker 0 \\(pid ${pid}\\): cannot tell whose socket is on its port ${sc.portBase} \\(its /proc/PID/fd is not readable\\); trusting the connect`));
+  const r = await request(sc.port, { path: '/' });
+  assert.equal(r.status, 200);
+  assert.equal(pidOf(r.text), pid);
 });
