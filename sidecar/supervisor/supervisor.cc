@@ -46,9 +46,11 @@ bool ProbeHttp(const net::SocketAddress& address, const std::string& path) {
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   bool ok = false;
   if (connect(fd, address.sockaddr_ptr(), address.length()) == 0) {
-    std::string request =
-        absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: ", address.ToString(),
-                     "\r\nUser-Agent: drover-sidecar\r\nConnection: close\r\n\r\n");
+    // A Unix socket has no authority to name; "localhost" is what clients send there.
+    std::string request = absl::StrCat(
+        "GET ", path,
+        " HTTP/1.1\r\nHost: ", address.family() == AF_UNIX ? "localhost" : address.ToString(),
+        "\r\nUser-Agent: drover-sidecar\r\nConnection: close\r\n\r\n");
     if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
         static_cast<ssize_t>(request.size())) {
       char head[32] = {0};

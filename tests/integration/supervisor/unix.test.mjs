@@ -94,10 +94,11 @@ test('workers on Unix sockets: requests, reload under load, a killed worker', { 
   assert.ok(!fs.existsSync(dir), `${dir} is removed at exit`);
 });
 
-// examples/hello takes PORT as a socket path too, as any server.listen(process.env.PORT) does.
-test('examples/hello serves over a Unix socket', { timeout: 30000 }, async (t) => {
+// examples/hello takes PORT as a socket path too, as any server.listen(process.env.PORT) does;
+// --ready-path probes it over the socket.
+test('examples/hello serves over a Unix socket, ready by --ready-path', { timeout: 30000 }, async (t) => {
   const s = supervisorScope(t);
-  const sc = await s.start({ workers: 1, cmd: helloCmd(), flags: ['--worker-transport=unix'] });
+  const sc = await s.start({ workers: 1, cmd: helloCmd(), flags: ['--worker-transport=unix', '--ready-path=/healthz'] });
   const [pid] = await sc.waitAllReady();
   const r = await request(sc.port, { path: '/' });
   assert.equal(r.status, 200);
