@@ -123,6 +123,9 @@ ABSL_FLAG(std::string, workers, "auto",
 ABSL_FLAG(int, worker_port_base, 3000,
           "PORT of worker slot 0; slots use base..base+N-1, replacements base+N..base+2N-1.");
 ABSL_FLAG(std::string, worker_host, "127.0.0.1", "Address the workers listen on.");
+ABSL_FLAG(std::string, worker_transport, "tcp",
+          "tcp: each worker gets PORT=<port>; unix: PORT=<socket path> in a private directory "
+          "(mode 0700, under $XDG_RUNTIME_DIR or /tmp, removed at exit).");
 ABSL_FLAG(bool, pin, true, "Pin each worker to its own CPU (SMT siblings last).");
 ABSL_FLAG(std::string, ready_path, "",
           "If set, a worker is ready once GET of this path answers 2xx; else once its port "
@@ -366,6 +369,10 @@ void ReadBackendFlags(const std::vector<std::string>& command, drover::SidecarOp
         SocketAddress::Parse(absl::StrCat(absl::GetFlag(FLAGS_worker_host), ":0"));
     if (!host.ok()) Die(absl::StrCat("--worker-host: ", host.status().message()));
     options.worker_host = *host;
+    absl::StatusOr<drover::supervisor::WorkerTransport> transport =
+        drover::supervisor::ParseWorkerTransport(absl::GetFlag(FLAGS_worker_transport));
+    if (!transport.ok()) Die(absl::StrCat("--worker-transport: ", transport.status().message()));
+    sup.transport = *transport;
     sup.ready_path = absl::GetFlag(FLAGS_ready_path);
     if (!sup.ready_path.empty() && sup.ready_path[0] != '/') {
       Die("--ready-path must start with /");

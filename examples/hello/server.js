@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A minimal Node.js HTTP app to put behind drover-sidecar (no npm dependencies).
 //
-//   PORT=3000 node examples/hello/server.js
+//   PORT=3000 node examples/hello/server.js        (or PORT=/path/to/socket: a Unix socket)
 //
 // GET /        -> "hello from worker <id> (pid <pid>)", where <id> is DROVER_WORKER_ID,
 //                 else NODE_APP_INSTANCE, else the port
@@ -11,7 +11,8 @@
 
 const http = require('node:http');
 
-const port = Number(process.env.PORT ?? 3000);
+// A port number, or a Unix socket path (drover-sidecar --worker-transport=unix).
+const port = /^\d+$/.test(process.env.PORT ?? '3000') ? Number(process.env.PORT ?? 3000) : process.env.PORT;
 const host = process.env.HOST ?? '127.0.0.1';
 const workerId = process.env.DROVER_WORKER_ID ?? process.env.NODE_APP_INSTANCE ?? String(port);
 
@@ -34,9 +35,12 @@ const server = http.createServer((req, res) => {
   }
 });
 
-server.listen(port, host, () => {
-  console.log(`hello: worker ${workerId} listening on http://${host}:${server.address().port} (pid ${process.pid})`);
-});
+function onListening() {
+  const where = typeof port === 'number' ? `http://${host}:${server.address().port}` : port;
+  console.log(`hello: worker ${workerId} listening on ${where} (pid ${process.pid})`);
+}
+if (typeof port === 'number') server.listen(port, host, onListening);
+else server.listen(port, onListening);
 
 function shutdown(signal) {
   if (stopping) return;

@@ -9,6 +9,7 @@
 #ifndef DROVER_SIDECAR_BALANCE_BALANCER_H_
 #define DROVER_SIDECAR_BALANCE_BALANCER_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -38,6 +39,7 @@ struct Backend {
   // supervisor waits for an old process's requests alone to finish.
   static size_t ParityOf(uint64_t target) { return (target >> 16) & 1; }
   net::SocketAddress AddressOf(uint64_t target_value) const {
+    if (address.family() == AF_UNIX) return unix_sockets[ParityOf(target_value)];
     net::SocketAddress a = address;
     a.set_port(PortOf(target_value));
     return a;
@@ -45,6 +47,9 @@ struct Backend {
 
   std::string name;
   net::SocketAddress address;  // host, and the port of generation 0
+  // Worker slots on Unix sockets (--worker-transport=unix): the socket of even and of odd
+  // generations, set by the supervisor before any request; `address` is then the odd one.
+  std::array<net::SocketAddress, 2> unix_sockets;
   std::atomic<uint64_t> target;
   // Written by the health checker or the supervisor, and by data-path threads that see a
   // connect fail when passive checks are on; read by every balancer.

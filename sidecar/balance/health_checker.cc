@@ -40,17 +40,21 @@ void HealthChecker::Stop() {
 }
 
 void HealthChecker::CheckAll() {
+  if (reported_up_.size() != backends_.size()) reported_up_.assign(backends_.size(), true);
   for (size_t i = 0; i < backends_.size(); ++i) {
     Backend& backend = backends_[i];
     absl::Status status = ProbeTcp(backend.address, timeout_);
-    bool was_up = backend.up.exchange(status.ok(), std::memory_order_relaxed);
-    if (was_up != status.ok()) {
-      if (status.ok()) {
-        std::fprintf(stderr, "drover-sidecar: backend %s is up\n", backend.name.c_str());
-      } else {
-        std::fprintf(stderr, "drover-sidecar: backend %s is down: %s\n", backend.name.c_str(),
-                     std::string(status.message()).c_str());
-      }
+    backend.up.store(status.ok(), std::memory_order_relaxed);
+    // Logged against what was last logged, not against `up`: a refused request (the passive
+    // check) may have taken the backend down first, and that transition is logged here too,
+    // once; each further failed check of a backend already reported down stays quiet.
+    if (reported_up_[i] == status.ok()) continue;
+    reported_up_[i] = status.ok();
+    if (status.ok()) {
+      std::fprintf(stderr, "drover-sidecar: backend %s is up\n", backend.name.c_str());
+    } else {
+      std::fprintf(stderr, "drover-sidecar: backend %s is down: %s\n", backend.name.c_str(),
+                   std::string(status.message()).c_str());
     }
   }
 }

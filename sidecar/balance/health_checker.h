@@ -1,7 +1,8 @@
 // Active TCP health checks: every interval, each backend gets a connect with a timeout; the
 // result sets the backend's `up` flag that every balancer reads. A data-path thread that sees
 // a connect refused marks the backend down at once (passive check); only a passing active
-// check brings it back, so a dead backend costs one failed connect, not one per request.
+// check brings it back, so a dead backend costs one failed connect, not one per request. A
+// backend going down or coming back is logged once each way, not on every check.
 //
 //   HealthChecker checker(backends, absl::Seconds(2), absl::Seconds(1));
 //   checker.Start();
@@ -9,6 +10,7 @@
 #define DROVER_SIDECAR_BALANCE_HEALTH_CHECKER_H_
 
 #include <thread>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -36,6 +38,7 @@ class HealthChecker {
   absl::Duration timeout_;
   absl::Notification stop_;
   std::thread thread_;
+  std::vector<bool> reported_up_;  // per backend: the state last logged (all start up)
 };
 
 // Connects to `address` within `timeout`; OK when the connection was accepted.

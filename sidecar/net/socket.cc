@@ -3,9 +3,11 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include "absl/strings/numbers.h"
@@ -75,6 +77,26 @@ SocketAddress SocketAddress::FromSockaddr(const sockaddr* sa, socklen_t len) {
   return out;
 }
 
+absl::StatusOr<SocketAddress> SocketAddress::Unix(std::string_view path) {
+  SocketAddress out;
+  auto* sun = reinterpret_cast<sockaddr_un*>(&out.storage_);
+  if (path.empty() || path.size() >= sizeof(sun->sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat("unix socket path '", AsAbsl(path),
+                                                   "' is empty or longer than ",
+                                                   sizeof(sun->sun_path) - 1, " bytes"));
+  }
+  sun->sun_family = AF_UNIX;
+  std::memcpy(sun->sun_path, path.data(), path.size());
+  out.length_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  return out;
+}
+
+std::string SocketAddress::UnixPath() const {
+  if (family() != AF_UNIX) return {};
+  const auto* sun = reinterpret_cast<const sockaddr_un*>(&storage_);
+  return {sun->sun_path, strnlen(sun->sun_path, sizeof(sun->sun_path))};
+}
+
 uint16_t SocketAddress::port() const {
   if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
   if (family() == AF_INET6) {
@@ -113,6 +135,7 @@ std::string SocketAddress::HostString() const {
 }
 
 std::string SocketAddress::ToString() const {
+  if (family() == AF_UNIX) return absl::StrCat("unix:", UnixPath());
   if (family() == AF_INET6) return absl::StrCat("[", HostString(), "]:", port());
   return absl::StrCat(HostString(), ":", port());
 }
@@ -213,7 +236,7 @@ absl::StatusOr<int> ConnectNonBlockingFrom(const SocketAddress& source,
                                            const SocketAddress& address, bool& in_progress) {
   int fd = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::ErrnoToStatus(errno, "socket");
-  SetNoDelay(fd);
+  if (address.family() != AF_UNIX) SetNoDelay(fd);
   if (source.length() > 0) {
     // The port is chosen at connect, per destination, so binding does not use one up per
     // connection (IP_BIND_ADDRESS_NO_PORT).

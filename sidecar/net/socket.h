@@ -19,24 +19,28 @@
 
 namespace drover::net {
 
-// An IPv4 or IPv6 address with a port.
+// An IPv4 or IPv6 address with a port, or a Unix-domain socket path (workers on Unix sockets).
 class SocketAddress {
  public:
   SocketAddress() = default;
   // Accepts "HOST:PORT" (HOST an IPv4 literal or "localhost") and "[V6]:PORT".
   static absl::StatusOr<SocketAddress> Parse(std::string_view text);
   static SocketAddress FromSockaddr(const sockaddr* sa, socklen_t len);
+  // A Unix-domain stream socket at `path`; fails when the path does not fit sockaddr_un.
+  static absl::StatusOr<SocketAddress> Unix(std::string_view path);
 
   const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&storage_); }
   socklen_t length() const { return length_; }
   int family() const { return storage_.ss_family; }
-  uint16_t port() const;
+  uint16_t port() const;  // 0 for a Unix socket
   void set_port(uint16_t port);
+  // The path of a Unix socket; empty for IP addresses.
+  std::string UnixPath() const;
   // "127.0.0.1" or "::1"
   std::string HostString() const;
   // 0.0.0.0 or :: (any address).
   bool IsUnspecified() const;
-  // "127.0.0.1:80" or "[::1]:80"
+  // "127.0.0.1:80", "[::1]:80" or "unix:/path"
   std::string ToString() const;
   // 127.0.0.0/8, ::1, or ::ffff:127.0.0.0/104: only this host can reach a listener bound here.
   bool IsLoopback() const;

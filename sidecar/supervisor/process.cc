@@ -7,8 +7,6 @@
 
 #include <cerrno>
 #include <csignal>
-#include <cstdio>
-#include <cstring>
 #include <fstream>
 
 #include "absl/strings/numbers.h"
@@ -17,6 +15,70 @@
 extern char** environ;
 
 namespace drover::supervisor {
+
+namespace {
+
+// The symbolic names of the errors execve reports most; async-signal-safe (static strings).
+const char* ExecErrorName(int error) {
+  switch (error) {
+    case ENOENT:
+      return "ENOENT, no such file or directory";
+    case EACCES:
+      return "EACCES, permission denied";
+    case ENOEXEC:
+      return "ENOEXEC, not an executable format";
+    case ENOTDIR:
+      return "ENOTDIR, a path component is not a directory";
+    case ELOOP:
+      return "ELOOP, too many symbolic links";
+    case ENAMETOOLONG:
+      return "ENAMETOOLONG, file name too long";
+    case E2BIG:
+      return "E2BIG, argument list too long";
+    case ENOMEM:
+      return "ENOMEM, out of memory";
+    case ETXTBSY:
+      return "ETXTBSY, text file busy";
+    case EPERM:
+      return "EPERM, operation not permitted";
+    default:
+      return "error";
+  }
+}
+
+// "drover-sidecar: cannot run the worker command PROGRAM: NAME, text (errno N)\n" on stderr,
+// with nothing but write(2): it runs in the child of a multithreaded fork, after a failed exec.
+void WriteExecFailure(const char* program, int error) {
+  char digits[12];
+  size_t n = sizeof(digits);
+  unsigned value = error < 0 ? 0U : static_cast<unsigned>(error);
+  do {
+    digits[--n] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0 && n > 0);
+  const char* name = ExecErrorName(error);
+  const struct {
+    const char* text;
+    size_t size;
+  } parts[] = {
+      {"drover-sidecar: cannot run the worker command ", 0},
+      {program, 0},
+      {": ", 0},
+      {name, 0},
+      {" (errno ", 0},
+      {digits + n, sizeof(digits) - n},
+      {")\n", 0},
+  };
+  for (const auto& part : parts) {
+    size_t size = part.size;
+    if (size == 0) {
+      while (part.text[size] != '\0') ++size;
+    }
+    [[maybe_unused]] ssize_t written = write(2, part.text, size);
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<ChildProcess> SpawnWorker(const SpawnOptions& options) {
   if (options.argv.empty()) return absl::InvalidArgumentError("empty command");
@@ -103,11 +165,8 @@ absl::StatusOr<ChildProcess> SpawnWorker(const SpawnOptions& options) {
     for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
     if (options.cpu) sched_setaffinity(0, sizeof(cpus), &cpus);
     execve(program.c_str(), argv.data(), envp.data());
-    const char* reason = strerror(errno);
-    const char prefix[] = "drover-sidecar: cannot run the worker command: ";
-    [[maybe_unused]] ssize_t n = write(2, prefix, sizeof(prefix) - 1);
-    n = write(2, reason, strlen(reason));
-    n = write(2, "\n", 1);
+    // Only write(2) from here: strerror may allocate or take a lock another thread held at fork.
+    WriteExecFailure(program.c_str(), errno);
     _exit(127);
   }
   setpgid(pid, pid);  // also here, so the group exists whichever side runs first

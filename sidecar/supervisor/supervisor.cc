@@ -12,6 +12,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,7 @@
 #include "common/strings.h"
 #include "prometheus/metric_family.h"
 #include "sidecar/balance/health_checker.h"
+#include "sidecar/supervisor/listener_owner.h"
 #include "sidecar/supervisor/process.h"
 
 namespace drover::supervisor {
@@ -32,6 +34,9 @@ constexpr absl::Duration kIdleTick = absl::Milliseconds(250);
 // far past its limit before its replacement starts.
 constexpr absl::Duration kRequestsTick = absl::Milliseconds(20);
 constexpr absl::Duration kResourceInterval = absl::Seconds(1);
+// While another process listens where a starting worker should, how often to look again
+// (each look walks /proc).
+constexpr absl::Duration kForeignRecheck = absl::Milliseconds(100);
 
 bool ProbeHttp(const net::SocketAddress& address, const std::string& path) {
   int fd = socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -41,9 +46,11 @@ bool ProbeHttp(const net::SocketAddress& address, const std::string& path) {
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   bool ok = false;
   if (connect(fd, address.sockaddr_ptr(), address.length()) == 0) {
-    std::string request =
-        absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: ", address.ToString(),
-                     "\r\nUser-Agent: drover-sidecar\r\nConnection: close\r\n\r\n");
+    // A Unix socket has no authority to name; "localhost" is what clients send there.
+    std::string request = absl::StrCat(
+        "GET ", path,
+        " HTTP/1.1\r\nHost: ", address.family() == AF_UNIX ? "localhost" : address.ToString(),
+        "\r\nUser-Agent: drover-sidecar\r\nConnection: close\r\n\r\n");
     if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
         static_cast<ssize_t>(request.size())) {
       char head[32] = {0};
@@ -72,6 +79,12 @@ std::string JsonEscape(std::string_view s) {
 }
 
 }  // namespace
+
+absl::StatusOr<WorkerTransport> ParseWorkerTransport(std::string_view text) {
+  if (text == "tcp") return WorkerTransport::kTcp;
+  if (text == "unix") return WorkerTransport::kUnix;
+  return absl::InvalidArgumentError(absl::StrCat("'", AsAbsl(text), "' is not tcp or unix"));
+}
 
 std::string_view RestartReasonName(RestartReason reason) {
   switch (reason) {
@@ -128,6 +141,83 @@ Supervisor::~Supervisor() {
   if (thread_.joinable()) thread_.join();
   if (signal_fd_ >= 0) close(signal_fd_);
   if (wake_fd_ >= 0) close(wake_fd_);
+  RemoveSocketDir();
+}
+
+absl::Status Supervisor::MakeSocketDir() {
+  // A directory of our own (mode 0700), so no other user can connect to a worker's socket or
+  // put a socket where a worker will listen.
+  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+  std::string base = runtime != nullptr && runtime[0] == '/' ? runtime : "/tmp";
+  std::string templ = absl::StrCat(base, "/drover-", getpid(), "-XXXXXX");
+  if (mkdtemp(templ.data()) == nullptr) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("--worker-transport=unix: mkdtemp ", templ));
+  }
+  socket_dir_ = templ;
+  for (int i = 0; i < config_.workers; ++i) {
+    balance::Backend& backend = slots_backends_[static_cast<size_t>(i)];
+    for (uint64_t parity : {0, 1}) {
+      absl::StatusOr<net::SocketAddress> address =
+          net::SocketAddress::Unix(WorkerSocketPath(i, parity));
+      if (!address.ok()) {
+        RemoveSocketDir();
+        return absl::InvalidArgumentError(
+            absl::StrCat("--worker-transport=unix: ", address.status().message(),
+                         " (set XDG_RUNTIME_DIR to a shorter directory)"));
+      }
+      backend.unix_sockets[parity] = *address;
+    }
+    backend.address = backend.unix_sockets[1];
+  }
+  return absl::OkStatus();
+}
+
+void Supervisor::RemoveSocketDir() {
+  if (socket_dir_.empty()) return;
+  for (int i = 0; i < config_.workers; ++i) {
+    for (uint64_t parity : {0, 1}) unlink(WorkerSocketPath(i, parity).c_str());
+  }
+  if (rmdir(socket_dir_.c_str()) != 0) {
+    Log(absl::StrCat("cannot remove ", socket_dir_, ": ", std::strerror(errno)));
+  }
+  socket_dir_.clear();
+}
+
+std::string Supervisor::WorkerSocketPath(int slot, uint64_t generation) const {
+  // Odd generations use the slot's "a" socket, even ones its "b": as with ports, a replacement
+  // never takes the path of the process it replaces.
+  return absl::StrCat(socket_dir_, "/worker-", slot, (generation & 1) == 1 ? "-a" : "-b", ".sock");
+}
+
+net::SocketAddress Supervisor::WorkerAddress(int slot, uint64_t generation) const {
+  const balance::Backend& backend = slots_backends_[static_cast<size_t>(slot)];
+  if (config_.transport == WorkerTransport::kUnix) return backend.unix_sockets[generation & 1];
+  net::SocketAddress address = backend.address;
+  address.set_port(static_cast<uint16_t>(config_.port_base + slot +
+                                         ((generation & 1) == 1 ? 0 : config_.workers)));
+  return address;
+}
+
+std::string Supervisor::Where(const Process& process) const {
+  if (config_.transport == WorkerTransport::kUnix) {
+    return absl::StrCat("socket ", WorkerSocketPath(process.slot, process.generation));
+  }
+  return absl::StrCat("port ", process.port);
+}
+
+uint64_t Supervisor::NextGeneration(const Slot& slot) const {
+  uint64_t next = slot.generation + 1;
+  // After a replacement that failed, the next one would get the serving process's own port:
+  // skip a generation.
+  if (slot.serving != nullptr && (slot.serving->generation & 1) == (next & 1)) ++next;
+  return next;
+}
+
+bool Supervisor::NextPortHeld(const Slot& slot) const {
+  const uint64_t next = NextGeneration(slot);
+  return std::any_of(processes_.begin(), processes_.end(), [&](const auto& p) {
+    return p->slot == slot.index && (p->generation & 1) == (next & 1);
+  });
 }
 
 void Supervisor::Log(const std::string& line) const {
@@ -144,6 +234,9 @@ absl::Status Supervisor::Start() {
   if (signal_fd_ < 0) return absl::ErrnoToStatus(errno, "signalfd");
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
+  if (config_.transport == WorkerTransport::kUnix) {
+    if (absl::Status s = MakeSocketDir(); !s.ok()) return s;
+  }
   {
     absl::MutexLock lock(&mu_);
     for (Slot& slot : slots_) Spawn(slot, false, RestartReason::kExitCode);
@@ -153,14 +246,21 @@ absl::Status Supervisor::Start() {
 }
 
 void Supervisor::Spawn(Slot& slot, bool replacement, RestartReason reason) {
-  const uint64_t generation = slot.generation + 1;
+  const uint64_t generation = NextGeneration(slot);
   // Odd generations use the slot's own port, even ones its spare: a replacement never
   // collides with the process it replaces.
   const uint16_t port = static_cast<uint16_t>(config_.port_base + slot.index +
                                               ((generation & 1) == 1 ? 0 : config_.workers));
+  std::string port_value = absl::StrCat(port);
+  if (config_.transport == WorkerTransport::kUnix) {
+    // A socket file left by a process that is gone (NextPortHeld says none is alive) would
+    // make the new worker's listen fail with EADDRINUSE.
+    port_value = WorkerSocketPath(slot.index, generation);
+    unlink(port_value.c_str());
+  }
   SpawnOptions options;
   options.argv = config_.command;
-  options.env = {{"PORT", absl::StrCat(port)},
+  options.env = {{"PORT", port_value},
                  {"DROVER_WORKER_ID", absl::StrCat(slot.index)},
                  {"NODE_APP_INSTANCE", absl::StrCat(slot.index)}};
   if (slot.cpu >= 0) options.cpu = slot.cpu;
@@ -189,17 +289,9 @@ void Supervisor::Spawn(Slot& slot, bool replacement, RestartReason reason) {
   slot.starting = process.get();
   slot.respawn_at = absl::InfiniteFuture();
   processes_.push_back(std::move(process));
-  Log(absl::StrCat("worker ", slot.index, " starting: pid ", child->pid, ", port ", port,
+  Log(absl::StrCat("worker ", slot.index, " starting: pid ", child->pid, ", ",
+                   Where(*processes_.back()),
                    slot.cpu >= 0 ? absl::StrCat(", cpu ", slot.cpu) : std::string()));
-}
-
-bool Supervisor::Probe(uint16_t port) const {
-  net::SocketAddress address = slots_backends_[0].address;
-  address.set_port(port);
-  if (config_.ready_path.empty()) {
-    return balance::ProbeTcp(address, absl::Milliseconds(100)).ok();
-  }
-  return ProbeHttp(address, config_.ready_path);
 }
 
 void Supervisor::OnReady(Process* process) {
@@ -214,7 +306,7 @@ void Supervisor::OnReady(Process* process) {
   backend.target.store(balance::Backend::MakeTarget(process->generation, process->port),
                        std::memory_order_release);
   backend.up.store(true, std::memory_order_release);
-  Log(absl::StrCat("worker ", slot.index, " ready: pid ", process->pid, ", port ", process->port,
+  Log(absl::StrCat("worker ", slot.index, " ready: pid ", process->pid, ", ", Where(*process),
                    ", after ", absl::FormatDuration(now - process->started)));
   if (old != nullptr) {
     // The old process gets no new requests from here on; it is signalled once the requests
@@ -317,7 +409,10 @@ void Supervisor::OnExit(Process* process, int status) {
                      process->timed_out ? absl::StrCat("was not ready within ",
                                                        absl::FormatDuration(config_.start_timeout))
                                         : how,
-                     " while starting"));
+                     " while starting",
+                     process->foreign_seen
+                         ? absl::StrCat("; its ", Where(*process), " is held by another process")
+                         : std::string()));
     ScheduleRespawn(slot, now - process->started);
   }
   auto it = std::find_if(processes_.begin(), processes_.end(),
@@ -397,6 +492,12 @@ void Supervisor::AdvanceReload(absl::Time now) {
   }
   while (!reload_queue_.empty()) {
     Slot& slot = slots_[static_cast<size_t>(reload_queue_.front())];
+    if (slot.starting == nullptr && NextPortHeld(slot)) {
+      // The generation before the serving one still drains on the port this replacement would
+      // get (a reload right after a reload): wait for it to exit rather than share its port,
+      // and its parity of the drain count.
+      return;
+    }
     reload_queue_.pop_front();
     if (slot.starting != nullptr) continue;  // already being (re)started
     if (slot.serving == nullptr) {
@@ -423,7 +524,7 @@ void Supervisor::CheckResources(absl::Time now, bool sample_memory) {
   }
   for (Slot& slot : slots_) {
     Process* serving = slot.serving;
-    if (serving == nullptr || slot.starting != nullptr) continue;
+    if (serving == nullptr || slot.starting != nullptr || NextPortHeld(slot)) continue;
     std::optional<RestartReason> recycle;
     if (config_.max_memory > 0 && serving->rss > config_.max_memory) {
       recycle = RestartReason::kMemory;
@@ -454,7 +555,7 @@ void Supervisor::Tick(absl::Time now) {
   }
   for (Slot& slot : slots_) {
     if (slot.serving == nullptr && slot.starting == nullptr && !slot.failed &&
-        now >= slot.respawn_at) {
+        now >= slot.respawn_at && !NextPortHeld(slot)) {
       Spawn(slot, false, RestartReason::kExitCode);
     }
   }
@@ -486,8 +587,16 @@ void Supervisor::Tick(absl::Time now) {
 void Supervisor::Loop() {
   std::vector<pollfd> fds;
   std::vector<Process*> owners;
+  struct ProbeJob {
+    Process* process;
+    pid_t pid;
+    net::SocketAddress address;
+    bool owned;  // ownership already confirmed: probe only
+    ListenerOwner owner = ListenerOwner::kNone;
+    bool ready = false;
+  };
   while (!quit_.load()) {
-    std::vector<std::pair<Process*, uint16_t>> to_probe;
+    std::vector<ProbeJob> to_probe;
     absl::Duration timeout = config_.max_requests > 0 ? kRequestsTick : kIdleTick;
     fds.clear();
     owners.clear();
@@ -545,21 +654,50 @@ void Supervisor::Loop() {
     Reap();
     absl::Time now = absl::Now();
     for (const auto& p : processes_) {
-      if (p->role == Role::kStarting && !p->timed_out && !stopping_) {
-        to_probe.emplace_back(p.get(), p->port);
+      if (p->role == Role::kStarting && !p->timed_out && !stopping_ && now >= p->owner_check_at) {
+        to_probe.push_back(
+            {p.get(), p->pid, WorkerAddress(p->slot, p->generation), p->owns_listener});
       }
     }
     // Probes are quick connects on loopback; run them without holding up readers long.
-    std::vector<Process*> became_ready;
     mu_.Unlock();
-    for (auto& [p, port] : to_probe) {
-      if (Probe(port)) became_ready.push_back(p);
+    for (ProbeJob& job : to_probe) {
+      // Something accepts connections where the worker should listen; whose socket is it? A
+      // connect cannot tell the worker from a stray process on its port (which would then get
+      // the slot's traffic), so the first time, look in /proc.
+      if (!balance::ProbeTcp(job.address, absl::Milliseconds(100)).ok()) continue;
+      if (!job.owned) {
+        job.owner = OwnerOfListener(job.address, job.pid);
+        if (job.owner != ListenerOwner::kWorker && job.owner != ListenerOwner::kUnknown) continue;
+      }
+      job.ready = config_.ready_path.empty() || ProbeHttp(job.address, config_.ready_path);
     }
     mu_.Lock();
-    for (Process* p : became_ready) {
+    now = absl::Now();
+    for (const ProbeJob& job : to_probe) {
+      Process* p = job.process;
       bool alive = std::any_of(processes_.begin(), processes_.end(),
                                [p](const auto& q) { return q.get() == p; });
-      if (alive && p->role == Role::kStarting && !stopping_) OnReady(p);
+      if (!alive || p->role != Role::kStarting || stopping_) continue;
+      if (job.owner == ListenerOwner::kWorker || job.owner == ListenerOwner::kUnknown) {
+        p->owns_listener = true;
+      }
+      if (job.owner == ListenerOwner::kUnknown && !p->owner_unknown) {
+        // Without a way to tell, the connect is all there is (as before ownership checks).
+        p->owner_unknown = true;
+        Log(absl::StrCat("worker ", p->slot, " (pid ", p->pid,
+                         "): cannot tell whose socket is on its ", Where(*p),
+                         " (its /proc/PID/fd is not readable); trusting the connect"));
+      }
+      if (job.owner == ListenerOwner::kOther) {
+        p->owner_check_at = now + kForeignRecheck;
+        if (!p->foreign_seen) {
+          p->foreign_seen = true;
+          Log(absl::StrCat("worker ", p->slot, " (pid ", p->pid, ") not ready: its ", Where(*p),
+                           " is held by another process"));
+        }
+      }
+      if (job.ready) OnReady(p);
     }
     Tick(now);
     if (stopping_ && processes_.empty() && !all_stopped_.HasBeenNotified()) {
@@ -640,8 +778,13 @@ std::string Supervisor::StatusJson() const {
     for (uint64_t r : slot.restarts) restarts += r;
     slots.push_back(absl::StrCat(
         "{\"slot\":", slot.index, ",\"state\":\"", state, "\",\"pid\":", p ? p->pid : 0,
-        ",\"port\":", p ? p->port : 0, ",\"cpu\":", slot.cpu, ",\"generation\":", slot.generation,
-        ",\"restarts\":", restarts, ",\"rss_bytes\":", p ? p->rss : 0, ",\"replacing\":",
+        ",\"port\":", p && config_.transport == WorkerTransport::kTcp ? p->port : 0,
+        config_.transport == WorkerTransport::kUnix && p != nullptr
+            ? absl::StrCat(",\"socket\":\"", JsonEscape(WorkerSocketPath(p->slot, p->generation)),
+                           "\"")
+            : std::string(),
+        ",\"cpu\":", slot.cpu, ",\"generation\":", slot.generation, ",\"restarts\":", restarts,
+        ",\"rss_bytes\":", p ? p->rss : 0, ",\"replacing\":",
         slot.serving != nullptr && slot.starting != nullptr ? "true" : "false", "}"));
   }
   return absl::StrCat("{\"workers\":", slots_.size(), ",\"slots\":[", absl::StrJoin(slots, ","),

@@ -26,6 +26,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -35,11 +36,17 @@
 
 namespace drover::supervisor {
 
+// How workers listen: on TCP ports (PORT=<number>), or on Unix sockets (PORT=<path>) in a
+// private directory the supervisor creates at start and removes at exit.
+enum class WorkerTransport : uint8_t { kTcp, kUnix };
+absl::StatusOr<WorkerTransport> ParseWorkerTransport(std::string_view text);
+
 struct SupervisorConfig {
   std::vector<std::string> command;
   int workers = 1;
   std::vector<int> cpus;  // pin order; empty: no pinning
   int port_base = 3000;
+  WorkerTransport transport = WorkerTransport::kTcp;
   std::string ready_path;  // empty: ready when the port accepts connections
   absl::Duration start_timeout = absl::Seconds(30);
   absl::Duration kill_timeout = absl::Seconds(5);
@@ -134,6 +141,10 @@ class Supervisor {
     bool term_sent = false;
     bool timed_out = false;
     uint64_t rss = 0;
+    bool owns_listener = false;  // the socket it listens on was seen held by its process tree
+    bool foreign_seen = false;   // another process was seen listening where it should
+    bool owner_unknown = false;  // its descriptors could not be read: trusted on a connect
+    absl::Time owner_check_at = absl::InfinitePast();
   };
   struct Slot {
     int index = 0;
@@ -163,7 +174,20 @@ class Supervisor {
   uint32_t ReloadSlotsDone() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DrainOutput(Process* process, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Log(const std::string& line) const;
-  bool Probe(uint16_t port) const;
+  // Where the worker of `slot` listens in generations of `generation`'s parity: its port, or
+  // its socket path with --worker-transport=unix.
+  net::SocketAddress WorkerAddress(int slot, uint64_t generation) const;
+  std::string WorkerSocketPath(int slot, uint64_t generation) const;
+  // "port 3000" or "socket /run/.../worker-0-a.sock", for log lines.
+  std::string Where(const Process& process) const;
+  // True while a live process of `slot` (one still draining, say) uses the port or socket
+  // that the slot's next generation would get: spawning then would collide with it.
+  bool NextPortHeld(const Slot& slot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The slot's next generation: the one after the last started, or the one after that when
+  // the serving process has its parity (so has its port).
+  uint64_t NextGeneration(const Slot& slot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status MakeSocketDir();
+  void RemoveSocketDir();
 
   const SupervisorConfig config_;
   balance::BackendSet& slots_backends_;
@@ -172,6 +196,7 @@ class Supervisor {
   LogRelay relay_;
   int signal_fd_ = -1;
   int wake_fd_ = -1;
+  std::string socket_dir_;  // --worker-transport=unix: the workers' private directory
   std::thread thread_;
 
   mutable absl::Mutex mu_;

@@ -141,6 +141,7 @@ const kBadInvocations = [
   { name: '--restart-delay=soon', args: [L, '--workers=1', '--restart-delay=soon'], flag: 'restart-delay' },
   { name: '--max-memory=lots', args: [L, '--workers=1', '--max-memory=lots'], flag: 'max-memory' },
   { name: '--log-format=xml', args: [L, '--workers=1', '--log-format=xml'], flag: 'log-format' },
+  { name: '--worker-transport=udp', args: [L, '--workers=1', '--worker-transport=udp'], flag: 'worker-transport' },
   { name: '--worker-port-base=70000', args: [L, '--workers=1', '--worker-port-base=70000'], flag: 'worker-port-base' },
   { name: '--backends with -- CMD', args: [L, '--workers=1', '--backends=127.0.0.1:1'], flag: 'backends' },
 ];

@@ -1,5 +1,5 @@
 // A test app for supervisor mode, configured by its environment. It listens on
-// 127.0.0.1:$PORT and answers, for every route, JSON naming itself:
+// 127.0.0.1:$PORT (or on the Unix socket $PORT names) and answers, for every route, JSON naming itself:
 // { worker: DROVER_WORKER_ID, pid, port, requests }.
 //
 //   GET /            at once
@@ -21,7 +21,8 @@
 import http from 'node:http';
 import fs from 'node:fs';
 
-const port = Number(process.env.PORT);
+// A number, or a Unix socket path (--worker-transport=unix).
+const port = /^\d+$/.test(process.env.PORT ?? '') ? Number(process.env.PORT) : process.env.PORT;
 const worker = process.env.DROVER_WORKER_ID ?? '?';
 const t0 = performance.timeOrigin;
 
@@ -76,7 +77,9 @@ if (process.env.APP_HANG_IF_EXISTS && fs.existsSync(process.env.APP_HANG_IF_EXIS
   console.log(`app: worker ${worker} pid ${process.pid} hanging (never listens)`);
   setInterval(() => {}, 1 << 30);
 } else {
-  server.listen(port, '127.0.0.1', () => console.log(`app: worker ${worker} listening on ${port} (pid ${process.pid})`));
+  const onListening = () => console.log(`app: worker ${worker} listening on ${port} (pid ${process.pid})`);
+  if (typeof port === 'number') server.listen(port, '127.0.0.1', onListening);
+  else server.listen(port, onListening);
 }
 
 function shutdown() {
