@@ -24,15 +24,11 @@ constexpr uint64_t kMaxBodyBytes = 64 * 1024;
 
 std::string Reply(int status, std::string_view content_type, std::string_view body, bool head_only,
                   bool keep_alive, std::string_view extra_fields = {}) {
-  std::string out =
-      absl::StrCat("HTTP/1.1 ", status, " ",
-                   status == 200   ? "OK"
-                   : status == 404 ? "Not Found"
-                   : status == 405 ? "Method Not Allowed"
-                                   : AsAbsl(drover::http::StatusReason(status)),
-                   "\r\nContent-Type: ", AsAbsl(content_type), "\r\nContent-Length: ", body.size(),
-                   "\r\nCache-Control: no-store\r\n", AsAbsl(extra_fields),
-                   keep_alive ? "" : "Connection: close\r\n", "\r\n");
+  std::string out = absl::StrCat(
+      "HTTP/1.1 ", status, " ", AsAbsl(drover::http::StatusReason(status)), "\r\nContent-Type: ",
+      content_type.empty() ? "text/plain; charset=utf-8" : AsAbsl(content_type),
+      "\r\nContent-Length: ", body.size(), "\r\nCache-Control: no-store\r\n", AsAbsl(extra_fields),
+      keep_alive ? "" : "Connection: close\r\n", "\r\n");
   if (!head_only) out.append(body);
   return out;
 }

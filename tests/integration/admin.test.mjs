@@ -175,3 +175,22 @@ test('unknown admin path is 404', async (t) => {
   assert.equal((await request(sc.adminPort, { path: '/nope' })).status, 404);
   assert.equal((await request(sc.adminPort, { path: '/healthz' })).status, 200);
 });
+
+// Every admin answer names its status and its content type: the probes' plain text, and a
+// reload refused in proxy-only mode (nothing to reload) as 409 Conflict with the reason.
+test('admin answers carry a reason phrase and a Content-Type', async (t) => {
+  const s = scope(t);
+  const b = await s.httpBackend();
+  const sc = await s.sidecar([backendsFlag(b)]);
+  await waitReady(sc);
+  for (const path of ['/healthz', '/readyz']) {
+    const { data } = await rawExchange(sc.adminPort, `GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+    const head = data.toString('latin1');
+    assert.match(head, /^HTTP\/1\.1 200 OK\r\n/, path);
+    assert.match(head, /\r\nContent-Type: text\/plain; charset=utf-8\r\n/, path);
+  }
+  const { data } = await rawExchange(sc.adminPort, 'POST /reload HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  const head = data.toString('latin1');
+  assert.match(head, /^HTTP\/1\.1 409 Conflict\r\n/);
+  assert.match(head, /\r\nContent-Type: text\/plain; charset=utf-8\r\n/);
+});
