@@ -217,6 +217,7 @@ absl::Status AdminServer::Start() {
   if (bound.ok()) options_.address = *bound;
   if (absl::Status s = loop_->AddListener(listen_fd_, this); !s.ok()) return s;
   loop_->AddTimerList(&deadlines_);
+  loop_->AddTimerList(&accept_pause_);
   thread_ = std::thread([this] { loop_->Run(); });
   return absl::OkStatus();
 }
@@ -228,6 +229,7 @@ void AdminServer::Stop() {
   }
   for (auto& connection : connections_) connection->timer().Cancel();
   connections_.clear();
+  accept_resume_.Cancel();
   loop_.reset();
   if (listen_fd_ >= 0) close(listen_fd_);
   listen_fd_ = -1;
@@ -237,7 +239,12 @@ void AdminServer::OnEvents(uint32_t /*events*/) {
   // Level-triggered listener: take a bounded batch, the rest wakes us again.
   for (int i = 0; i < 64; ++i) {
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN: drained; EMFILE and friends: retried on the next wake-up
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        PauseAccepting();
+      }
+      return;  // EAGAIN: drained
+    }
     if (connections_.size() >= options_.max_connections) {
       if (!told_full_) {
         std::fprintf(stderr,
@@ -255,6 +262,18 @@ void AdminServer::OnEvents(uint32_t /*events*/) {
     deadlines_.Arm(c->timer(), loop_->now_ms());
     if (!loop_->Add(fd, c).ok()) Close(c);
   }
+}
+
+void AdminServer::PauseAccepting() {
+  if (accept_paused_) return;
+  accept_paused_ = true;
+  loop_->Remove(listen_fd_);
+  accept_pause_.Arm(accept_resume_, loop_->now_ms());
+}
+
+void AdminServer::OnTimeout() {
+  accept_paused_ = false;
+  if (!loop_->AddListener(listen_fd_, this).ok()) PauseAccepting();
 }
 
 void AdminServer::Close(Connection* connection) {

@@ -53,7 +53,7 @@ struct AdminOptions {
   size_t max_connections = 64;
 };
 
-class AdminServer : private net::EventHandler {
+class AdminServer : private net::EventHandler, private net::TimerHandler {
  public:
   explicit AdminServer(AdminOptions options);
   ~AdminServer() override;
@@ -83,6 +83,10 @@ class AdminServer : private net::EventHandler {
   };
 
   void OnEvents(uint32_t events) override;  // the listener: accept
+  // Out of descriptors: the listener leaves epoll for kAcceptPauseMs (a level-triggered listener
+  // with a connection pending would wake the loop without end), then comes back (OnTimeout).
+  void PauseAccepting();
+  void OnTimeout() override;
   // The answer to one parsed request (routing, authorization, the handler).
   std::string Answer(const http::RequestHead& head, bool keep_alive);
   void Close(Connection* connection);
@@ -100,6 +104,10 @@ class AdminServer : private net::EventHandler {
   http::ParseLimits limits_;
   http::RequestHead head_;  // one parse at a time on the loop thread
   bool told_full_ = false;
+  static constexpr int64_t kAcceptPauseMs = 100;
+  net::TimerList accept_pause_{kAcceptPauseMs};
+  net::Timer accept_resume_{this};
+  bool accept_paused_ = false;
 };
 
 }  // namespace drover::admin

@@ -81,6 +81,39 @@ test('EMFILE pauses accepting instead of spinning, and serving resumes', { timeo
   assert.ok(metricSum(m, 'drover_errors_total', { reason: 'fd_limit' }) >= 1, 'accept pauses are counted');
 });
 
+// The admin listener too: a probe that arrives while the sidecar is out of descriptors must
+// not make the admin thread spin; it is served once descriptors are free.
+test('EMFILE on the admin listener pauses it instead of spinning', { timeout: 40000 }, async (t) => {
+  const s = scope(t);
+  const b = await s.httpBackend();
+  const sc = await s.sidecar([backendsFlag(b), '--health-interval=60s']);
+  assert.equal((await request(sc.adminPort, { path: '/healthz' })).status, 200);
+  const limit = openFds(sc.pid) + 8;
+  execFileSync('prlimit', [`--pid=${sc.pid}`, `--nofile=${limit}:${limit}`]);
+  const clients = [];
+  for (let i = 0; i < 20; i++) clients.push(await s.connect(sc.port));
+  await waitFor(() => openFds(sc.pid) >= limit, { timeoutMs: 5000, what: 'the sidecar to reach its descriptor limit' });
+  for (let i = 0; i < 4; i++) clients.push(await s.connect(sc.adminPort));
+  const before = cpuSeconds(sc.pid);
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, 2000)); // a window to measure CPU in, not a wait for a condition
+  const used = cpuSeconds(sc.pid) - before;
+  const window = (Date.now() - t0) / 1000;
+  t.diagnostic(`sidecar CPU with admin connections pending at its descriptor limit: ${used.toFixed(2)} s in ${window.toFixed(2)} s`);
+  assert.ok(used < 0.25 * window, `sidecar used ${used.toFixed(2)} s of CPU in ${window.toFixed(2)} s (a busy admin accept loop)`);
+  for (const c of clients) c.destroy();
+  await waitFor(
+    async () => {
+      try {
+        return (await request(sc.adminPort, { path: '/healthz', timeoutMs: 2000 })).status === 200;
+      } catch {
+        return false;
+      }
+    },
+    { timeoutMs: 10000, intervalMs: 100, what: '/healthz served after descriptors were freed' },
+  );
+});
+
 // A client that resets while its request waits for the backend: the backend request is
 // aborted at once (its connection closed), and a SIGTERM does not wait for --response-timeout.
 test('a client reset aborts its backend request; SIGTERM does not wait for it', { timeout: 30000 }, async (t) => {
