@@ -281,7 +281,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "nan" 
 
 # ---------------------------------------------------------------- contenders
 declare -A port=() proxy_pid=() label=()
-read -r -a ports <<<"$(free_ports 8)"
+read -r -a ports <<<"$(free_ports 16)" # one per contender started in a run
 
 # start_drover NAME APP EXTRA_FLAGS...: drover-sidecar supervising WORKERS copies of APP.
 start_drover() {
