@@ -3,7 +3,7 @@
 # the same number of Node.js workers on 127.0.0.1 (bench/README.md, "Supervisor mode"):
 #
 #   1. mixed: bench/mixed-app.js (95% of requests burn 0.2 ms of CPU, 5% burn 10 ms) under
-#      drover-sidecar (without and with --worker-max-inflight=1), Node's cluster module and PM2;
+#      drover-sidecar (without and with --worker-max-inflight=2), Node's cluster module and PM2;
 #      wrk keep-alive at 4 and at 32 connections: requests/s, p50, p99.
 #   2. hello: examples/hello/server.js under drover-sidecar, and HAProxy in front of the same
 #      supervised workers: requests/s and the proxy's CPU per request; drover with
@@ -375,8 +375,8 @@ measure() {
 }
 
 label[drover]="drover-sidecar"
-label[drover-queue]="drover --worker-max-inflight=1"
-label[drover-unix]="drover, unix sockets, queue"
+label[drover-queue]="drover --worker-max-inflight=2"
+label[drover-unix]="drover, unix, inflight=1"
 label[cluster]="node cluster (SCHED_RR)"
 label[pm2]="pm2 -i $workers"
 label[hello-drover]="drover-sidecar"
@@ -390,7 +390,7 @@ echo "Supervisor benchmark: $workers workers each; $cpus CPUs, $pinning; ${durat
 mixed_contenders=(drover drover-queue cluster pm2)
 if has_part mixed; then
   start_drover drover "$mixed_app"
-  start_drover drover-queue "$mixed_app" --worker-max-inflight=1
+  start_drover drover-queue "$mixed_app" --worker-max-inflight=2
   if [ "$unix_transport" = 1 ]; then
     start_drover drover-unix "$mixed_app" --worker-max-inflight=1 --worker-transport=unix
     mixed_contenders=(drover drover-queue drover-unix cluster pm2)
