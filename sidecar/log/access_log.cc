@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/json.h"
 #include "common/strings.h"
 
 namespace drover::log {
@@ -23,22 +24,6 @@ absl::StatusOr<AccessLogFormat> ParseAccessLogFormat(std::string_view text) {
 }
 
 namespace {
-
-// The request target passed the parser (visible ASCII), but a quote or backslash may be in it.
-void AppendJsonString(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20 || c == 0x7f) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  out.push_back('"');
-}
 
 // Milliseconds with microsecond precision; `absent` when the step did not happen.
 void AppendMs(std::string& out, int64_t us, std::string_view absent) {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/json.h"
 #include "common/strings.h"
 
 namespace drover::supervisor {
@@ -18,40 +19,6 @@ absl::StatusOr<LogFormat> ParseLogFormat(std::string_view text) {
   return absl::InvalidArgumentError(
       absl::StrCat("unknown log format '", AsAbsl(text), "': want text or json"));
 }
-
-namespace {
-
-void AppendJsonString(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          absl::StrAppendFormat(&out, "\\u%04x", c);
-        } else {
-          out.push_back(static_cast<char>(c));  // UTF-8 passes through
-        }
-    }
-  }
-  out.push_back('"');
-}
-
-}  // namespace
 
 std::string FormatLogLine(LogFormat format, std::string_view line, int slot, pid_t pid,
                           LogStream stream) {
