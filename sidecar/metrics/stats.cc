@@ -82,6 +82,28 @@ prometheus::ClientMetric Sample(double value, std::vector<prometheus::ClientMetr
   return metric;
 }
 
+// One histogram summed over the threads: cumulative bucket counts over kLatencyBuckets, and
+// the sum of its nanoseconds in seconds. `buckets` and `sum_ns` name the ThreadStats members.
+template <typename Buckets, typename Sum>
+prometheus::ClientMetric SumHistogram(const std::vector<const ThreadStats*>& threads,
+                                      Buckets ThreadStats::*buckets, Sum ThreadStats::*sum_ns) {
+  prometheus::ClientMetric histogram;
+  uint64_t cumulative = 0;
+  uint64_t total_ns = 0;
+  for (size_t b = 0; b <= kLatencyBuckets.size(); ++b) {
+    for (const ThreadStats* t : threads) cumulative += Load((t->*buckets)[b]);
+    prometheus::ClientMetric::Bucket bucket;
+    bucket.cumulative_count = cumulative;
+    bucket.upper_bound =
+        b < kLatencyBuckets.size() ? kLatencyBuckets[b] : std::numeric_limits<double>::infinity();
+    histogram.histogram.bucket.push_back(bucket);
+  }
+  for (const ThreadStats* t : threads) total_ns += Load(t->*sum_ns);
+  histogram.histogram.sample_count = cumulative;
+  histogram.histogram.sample_sum = static_cast<double>(total_ns) * 1e-9;
+  return histogram;
+}
+
 }  // namespace
 
 std::vector<prometheus::MetricFamily> StatsCollector::Collect() const {
@@ -102,21 +124,8 @@ std::vector<prometheus::MetricFamily> StatsCollector::Collect() const {
   auto latency = Family("drover_http_request_duration_seconds",
                         "Time from a request head's arrival to the end of its response.",
                         MetricType::Histogram);
-  prometheus::ClientMetric histogram;
-  uint64_t cumulative = 0;
-  uint64_t sum_ns = 0;
-  for (size_t b = 0; b <= kLatencyBuckets.size(); ++b) {
-    for (const ThreadStats* t : threads_) cumulative += Load(t->latency_buckets_[b]);
-    prometheus::ClientMetric::Bucket bucket;
-    bucket.cumulative_count = cumulative;
-    bucket.upper_bound =
-        b < kLatencyBuckets.size() ? kLatencyBuckets[b] : std::numeric_limits<double>::infinity();
-    histogram.histogram.bucket.push_back(bucket);
-  }
-  for (const ThreadStats* t : threads_) sum_ns += Load(t->latency_sum_ns_);
-  histogram.histogram.sample_count = cumulative;
-  histogram.histogram.sample_sum = static_cast<double>(sum_ns) * 1e-9;
-  latency.metric.push_back(std::move(histogram));
+  latency.metric.push_back(
+      SumHistogram(threads_, &ThreadStats::latency_buckets_, &ThreadStats::latency_sum_ns_));
   out.push_back(std::move(latency));
 
   auto active =
@@ -198,21 +207,8 @@ std::vector<prometheus::MetricFamily> StatsCollector::Collect() const {
   auto wait = Family("drover_queue_wait_seconds",
                      "Time requests waited for a worker with room, whether they got one or not.",
                      MetricType::Histogram);
-  prometheus::ClientMetric wait_histogram;
-  uint64_t waited = 0;
-  uint64_t wait_ns = 0;
-  for (size_t b = 0; b <= kLatencyBuckets.size(); ++b) {
-    for (const ThreadStats* t : threads_) waited += Load(t->queue_wait_buckets_[b]);
-    prometheus::ClientMetric::Bucket bucket;
-    bucket.cumulative_count = waited;
-    bucket.upper_bound =
-        b < kLatencyBuckets.size() ? kLatencyBuckets[b] : std::numeric_limits<double>::infinity();
-    wait_histogram.histogram.bucket.push_back(bucket);
-  }
-  for (const ThreadStats* t : threads_) wait_ns += Load(t->queue_wait_sum_ns_);
-  wait_histogram.histogram.sample_count = waited;
-  wait_histogram.histogram.sample_sum = static_cast<double>(wait_ns) * 1e-9;
-  wait.metric.push_back(std::move(wait_histogram));
+  wait.metric.push_back(
+      SumHistogram(threads_, &ThreadStats::queue_wait_buckets_, &ThreadStats::queue_wait_sum_ns_));
   out.push_back(std::move(wait));
 
   auto dropped =
