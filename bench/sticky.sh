@@ -261,32 +261,27 @@ done
 write_wrk_script() {
   local p="$1" path="$2" b
   {
-    if [ "$path" = hit ]; then
-      echo "-- every request carries one of $p's cookies, rotating over the backends"
+    if [ "$path" = hit ] || [ "$path" = app-hit ]; then
+      # Every request carries one of the proxy's session cookies, rotating over the backends:
+      # DROVERID on / for `hit`, the app's prefixed SESS on /app for `app-hit`.
+      local url=/
+      [ "$path" = app-hit ] && url=/app
+      echo "-- every request carries one of $p's session cookies ($path), rotating over the backends"
+      echo "local url = \"$url\""
       echo "local cookies = {"
-      for ((b = 1; b <= n_backends; b++)); do echo "  \"DROVERID=${cookies[$p/backend$b]}\","; done
+      for ((b = 1; b <= n_backends; b++)); do
+        if [ "$path" = hit ]; then
+          echo "  \"DROVERID=${cookies[$p/backend$b]}\","
+        else
+          echo "  \"SESS=${app_cookies[$p/backend$b]}\","
+        fi
+      done
       echo "}"
       cat <<'EOF'
 local requests = {}
 local next_request = 0
 init = function(args)
-  for i, c in ipairs(cookies) do requests[i] = wrk.format("GET", "/", { ["Cookie"] = c }) end
-end
-request = function()
-  next_request = next_request % #requests + 1
-  return requests[next_request]
-end
-EOF
-    elif [ "$path" = app-hit ]; then
-      echo "-- every request carries one of $p-app's prefixed SESS cookies, rotating over the backends"
-      echo "local cookies = {"
-      for ((b = 1; b <= n_backends; b++)); do echo "  \"SESS=${app_cookies[$p/backend$b]}\","; done
-      echo "}"
-      cat <<'EOF'
-local requests = {}
-local next_request = 0
-init = function(args)
-  for i, c in ipairs(cookies) do requests[i] = wrk.format("GET", "/app", { ["Cookie"] = c }) end
+  for i, c in ipairs(cookies) do requests[i] = wrk.format("GET", url, { ["Cookie"] = c }) end
 end
 request = function()
   next_request = next_request % #requests + 1
