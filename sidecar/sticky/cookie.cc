@@ -1,10 +1,7 @@
 #include "sidecar/sticky/cookie.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include <algorithm>
 #include <array>
@@ -114,14 +111,10 @@ SessionCookie Unpack(const Packed& p) {
   return c;
 }
 
-Mac ComputeMac(const std::string& key, const Packed& packed) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> full{};
-  unsigned int full_len = 0;
+Mac ComputeMac(const HmacSha256& key, const Packed& packed) {
+  std::array<unsigned char, HmacSha256::kBytes> full;
   // Only fails on allocation failure; a zero MAC then never verifies against a real one.
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), packed.data(), packed.size(),
-           full.data(), &full_len) == nullptr) {
-    full.fill(0);
-  }
+  key.Compute(packed, full);
   Mac mac;
   std::copy_n(full.begin(), kMacBytes, mac.begin());
   return mac;
@@ -146,7 +139,18 @@ absl::StatusOr<CookieCodec> CookieCodec::Create(std::vector<std::string> keys) {
     }
   }
   const KeyOrigin origin = keys.empty() ? KeyOrigin::kNone : KeyOrigin::kShared;
-  return CookieCodec(std::move(keys), origin);
+  return Prepare(std::move(keys), origin);
+}
+
+absl::StatusOr<CookieCodec> CookieCodec::Prepare(std::vector<std::string> keys, KeyOrigin origin) {
+  std::vector<HmacSha256> macs;
+  macs.reserve(keys.size());
+  for (const std::string& key : keys) {
+    absl::StatusOr<HmacSha256> mac = HmacSha256::Create(key);
+    if (!mac.ok()) return mac.status();
+    macs.push_back(*std::move(mac));
+  }
+  return CookieCodec(std::move(keys), std::move(macs), origin);
 }
 
 absl::StatusOr<CookieCodec> CookieCodec::PerProcess() {
@@ -154,7 +158,7 @@ absl::StatusOr<CookieCodec> CookieCodec::PerProcess() {
   if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) != 1) {
     return absl::InternalError("cookie key: no random bytes from the system");
   }
-  return CookieCodec({std::move(key)}, KeyOrigin::kPerProcess);
+  return Prepare({std::move(key)}, KeyOrigin::kPerProcess);
 }
 
 CookieCodec CookieCodec::AfterReload(const CookieCodec& before, CookieCodec loaded) {
@@ -163,31 +167,22 @@ CookieCodec CookieCodec::AfterReload(const CookieCodec& before, CookieCodec load
   }
   if (loaded.keys_[0] == before.keys_[0]) return before;
   loaded.keys_.push_back(before.keys_[0]);
+  loaded.macs_.push_back(before.macs_[0]);
   return loaded;
 }
 
 std::string CookieCodec::MacOf(std::string_view data) const {
-  if (keys_.empty()) return {};
-  std::string mac(SHA256_DIGEST_LENGTH, '\0');
-  unsigned int mac_len = 0;
-  if (HMAC(EVP_sha256(), keys_[0].data(), static_cast<int>(keys_[0].size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-           reinterpret_cast<unsigned char*>(mac.data()), &mac_len) == nullptr) {
-    return {};
-  }
-  return mac;
+  if (macs_.empty()) return {};
+  std::array<unsigned char, HmacSha256::kBytes> mac;
+  if (!macs_[0].Compute(data, mac)) return {};
+  return {mac.begin(), mac.end()};
 }
 
 bool CookieCodec::VerifyMacOf(std::string_view data, std::string_view mac) const {
-  if (mac.size() != SHA256_DIGEST_LENGTH) return false;
-  for (const std::string& key : keys_) {
-    std::array<unsigned char, SHA256_DIGEST_LENGTH> expected{};
-    unsigned int expected_len = 0;
-    if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-             reinterpret_cast<const unsigned char*>(data.data()), data.size(), expected.data(),
-             &expected_len) == nullptr) {
-      continue;
-    }
+  if (mac.size() != HmacSha256::kBytes) return false;
+  for (const HmacSha256& key : macs_) {
+    std::array<unsigned char, HmacSha256::kBytes> expected;
+    if (!key.Compute(data, expected)) continue;
     if (CRYPTO_memcmp(expected.data(), mac.data(), expected.size()) == 0) return true;
   }
   return false;
@@ -231,9 +226,9 @@ absl::StatusOr<CookieCodec> CookieCodec::FromSecretFile(const std::string& path)
 std::string CookieCodec::Encode(const SessionCookie& cookie) const {
   Packed packed = Pack(cookie);
   std::string out = Base64UrlEncode(packed);
-  if (!keys_.empty()) {
+  if (!macs_.empty()) {
     out += '.';
-    out += Base64UrlEncode(ComputeMac(keys_[0], packed));
+    out += Base64UrlEncode(ComputeMac(macs_[0], packed));
   }
   return out;
 }
@@ -268,7 +263,7 @@ absl::StatusOr<SessionCookie> CookieCodec::Decode(std::string_view value) const 
       return absl::UnauthenticatedError("bad_mac: no MAC, and a cookie secret is configured");
     }
     bool verified = false;
-    for (const std::string& key : keys_) {
+    for (const HmacSha256& key : macs_) {
       Mac expected = ComputeMac(key, packed);
       if (CRYPTO_memcmp(expected.data(), mac.data(), kMacBytes) == 0) {
         verified = true;

@@ -51,6 +51,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "sidecar/sticky/hmac.h"
 
 namespace drover::sticky {
 
@@ -122,10 +123,13 @@ class CookieCodec {
   static std::string_view ReasonName(Invalid reason);
 
  private:
-  CookieCodec(std::vector<std::string> keys, KeyOrigin origin)
-      : keys_(std::move(keys)), origin_(origin) {}
+  CookieCodec(std::vector<std::string> keys, std::vector<HmacSha256> macs, KeyOrigin origin)
+      : keys_(std::move(keys)), macs_(std::move(macs)), origin_(origin) {}
+  // The codec for these keys, each prepared for signing.
+  static absl::StatusOr<CookieCodec> Prepare(std::vector<std::string> keys, KeyOrigin origin);
 
   std::vector<std::string> keys_;
+  std::vector<HmacSha256> macs_;  // keys_, prepared: same order
   KeyOrigin origin_ = KeyOrigin::kNone;
 };
 
