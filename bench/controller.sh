@@ -143,7 +143,7 @@ for n in "${sizes[@]}"; do
     die "the open-file limit is $nofile: too low for $c connections (raise the hard limit, ulimit -Hn, as root)"
 done
 
-# DESIGN.md, Performance: the load generator on one CPU, the system under test (controller and
+# The load generator on one CPU, the system under test (controller and
 # simulator) on the other, so the figures do not measure how the scheduler shares the cores.
 mapfile -t cpus < <(taskset -pc $$ | sed 's/.*: //' | tr ',' '\n' | while IFS=- read -r a b; do
   seq "$a" "${b:-$a}"; done)

@@ -15,8 +15,8 @@
 #                       [--connections 4,32] [--parts mixed,hello]
 #
 # On 2 or more CPUs, wrk runs on CPU 0 and every contender (proxy and workers) on the others
-# (taskset), alike for all (DESIGN.md, Performance). Needs wrk, node, curl, haproxy, taskset, and
-# PM2 from bench/node_modules (npm ci in bench/). Prints tables and writes
+# (taskset), alike for all, so that no contender shares a core with wrk. Needs wrk, node,
+# curl, haproxy, taskset, and PM2 from bench/node_modules (npm ci in bench/). Prints tables and writes
 # bench/results/supervisor.json. Everything it starts it stops, also on Ctrl-C.
 set -euo pipefail
 
