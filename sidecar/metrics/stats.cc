@@ -45,6 +45,8 @@ std::string_view ErrorReasonName(ErrorReason reason) {
       return "queue_full";
     case ErrorReason::kQueueTimeout:
       return "queue_timeout";
+    case ErrorReason::kBackendBusy:
+      return "backend_busy";
     case ErrorReason::kCount:
       break;
   }

@@ -40,6 +40,7 @@ enum class ErrorReason : uint8_t {
   kBadHop,                  // a request on the peer listener with a wrong Drover-Hop token (403)
   kQueueFull,               // --max-queue requests already waited (503)
   kQueueTimeout,            // waited --queue-timeout for a worker (503)
+  kBackendBusy,             // connect found the backend's listen queue full (EAGAIN; 503)
   kCount,
 };
 std::string_view ErrorReasonName(ErrorReason reason);

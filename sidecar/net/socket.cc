@@ -257,6 +257,9 @@ absl::StatusOr<int> ConnectNonBlockingFrom(const SocketAddress& source,
     } else {
       int err = errno;
       close(fd);
+      // A Unix socket whose listen queue is full (or, on TCP, no local port left): the peer is
+      // there but cannot take the connection now.
+      if (err == EAGAIN) return absl::ResourceExhaustedError("connect: no room (EAGAIN)");
       return absl::ErrnoToStatus(err, "connect");
     }
   }

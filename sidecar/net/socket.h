@@ -71,6 +71,8 @@ absl::StatusOr<int> ListenReusePort(const SocketAddress& address, int backlog);
 // The address a bound socket really has (for port 0).
 absl::StatusOr<SocketAddress> LocalAddress(int fd);
 // Starts a non-blocking connect; `in_progress` tells whether it completes later (EPOLLOUT).
+// ResourceExhausted when the peer cannot take it now (EAGAIN: a Unix socket's listen queue is
+// full, or no local TCP port is left); other failures keep their errno's code.
 absl::StatusOr<int> ConnectNonBlocking(const SocketAddress& address, bool& in_progress);
 // The same from the local address `source` (its port ignored: the kernel picks one at connect).
 absl::StatusOr<int> ConnectNonBlockingFrom(const SocketAddress& source,

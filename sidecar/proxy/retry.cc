@@ -15,8 +15,9 @@ void Session::OnUpstreamFailure(ErrorReason reason) {
     FallBackFromPeer(reason);
     return;
   }
-  const bool connect_failed =
-      reason == ErrorReason::kBackendRefused || reason == ErrorReason::kBackendConnectTimeout;
+  const bool connect_failed = reason == ErrorReason::kBackendRefused ||
+                              reason == ErrorReason::kBackendConnectTimeout ||
+                              reason == ErrorReason::kBackendBusy;
   const bool was_reused = up_ != nullptr && up_->reused_;
   thread_.stats_.CountError(reason);
   if (reason == ErrorReason::kBackendRefused && backend_ >= 0 &&
@@ -53,6 +54,9 @@ void Session::OnUpstreamFailure(ErrorReason reason) {
   switch (reason) {
     case ErrorReason::kBackendRefused:
       FailRequest(502, absl::StrCat(BackendName(), " refused the connection"), reason);
+      break;
+    case ErrorReason::kBackendBusy:
+      FailQueued(absl::StrCat(BackendName(), " is busy: its listen queue is full"), reason);
       break;
     case ErrorReason::kBackendConnectTimeout:
       FailRequest(504, absl::StrCat(BackendName(), " did not accept the connection in time"),

@@ -121,7 +121,8 @@ void Session::ConnectTo(int b) {
     bool in_progress = false;
     absl::StatusOr<int> fd = net::ConnectNonBlocking(backend.AddressOf(target), in_progress);
     if (!fd.ok()) {
-      OnUpstreamFailure(ErrorReason::kBackendRefused);
+      OnUpstreamFailure(absl::IsResourceExhausted(fd.status()) ? ErrorReason::kBackendBusy
+                                                               : ErrorReason::kBackendRefused);
       return;  // answered (retried or failed) by OnUpstreamFailure
     }
     connection = new UpstreamConnection(thread_, *fd, static_cast<size_t>(b), target, in_progress);

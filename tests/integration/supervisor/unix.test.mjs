@@ -104,3 +104,27 @@ test('examples/hello serves over a Unix socket, ready by --ready-path', { timeou
   assert.equal(r.status, 200);
   assert.equal(pidOf(r.text), pid);
 });
+
+// A worker whose listen queue is full (it is busy and accepts nothing) makes connect() on its
+// Unix socket fail with EAGAIN at once, where TCP would wait in the SYN queue. That is a busy
+// worker, not a dead one: the request gets 503 with Retry-After (counted as backend_busy), never
+// 502 "refused", and the worker is not taken out, so the next request after the burst is served.
+test('a full listen queue on a Unix socket is a busy worker: 503, not down', { timeout: 30000 }, async (t) => {
+  const s = supervisorScope(t);
+  const sc = await s.start({ workers: 1, cmd: appCmd(), flags: ['--worker-transport=unix'], env: { APP_BACKLOG: '1' } });
+  const [pid] = await sc.waitAllReady();
+  const busy = request(sc.port, { path: '/busy?ms=1500' });
+  await new Promise((r) => setTimeout(r, 300)); // the worker is now blocked in the handler
+  const burst = await Promise.all(Array.from({ length: 8 }, () => request(sc.port, { path: '/' })));
+  const statuses = burst.map((r) => r.status);
+  t.diagnostic(`burst statuses: ${statuses.join(' ')}`);
+  assert.equal((await busy).status, 200);
+  const m = await sc.metrics();
+  assert.ok(metricSum(m, 'drover_errors_total', { reason: 'backend_busy' }) >= 1, 'some connects found the queue full');
+  assert.equal(metricSum(m, 'drover_errors_total', { reason: 'backend_refused' }), 0);
+  assert.ok(statuses.every((x) => x === 200 || x === 503), `only 200 or 503: ${statuses.join(' ')}`);
+  for (const r of burst.filter((x) => x.status === 503)) assert.equal(r.headers['retry-after'], '1');
+  const after = await request(sc.port, { path: '/' });
+  assert.equal(after.status, 200, `served right after the burst: ${after.text}`);
+  assert.equal(pidOf(after.text), pid);
+});

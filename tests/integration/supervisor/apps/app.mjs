@@ -4,6 +4,7 @@
 //
 //   GET /            at once
 //   GET /slow?ms=N   after N ms
+//   GET /busy?ms=N   after N ms of blocking its event loop (accepts nothing meanwhile)
 //   GET /leak?mb=N   after allocating N MiB that it keeps (RSS grows by about N MiB)
 //   GET /ready       200 once the file $APP_READY_FILE exists (or always, without it), else 503
 //
@@ -14,6 +15,7 @@
 //   APP_EXIT_AT_START=CODE   exits with CODE right after that line (a crash at start)
 //   APP_CRASH_IF_EXISTS=FILE exits with code 4 at start while FILE exists
 //   APP_HANG_IF_EXISTS=FILE  when FILE exists at start: never listens (never becomes ready)
+//   APP_BACKLOG=N            the listen backlog (default: Node's)
 //   APP_LINES=1              at start prints "out-line ..." to stdout, "err-line ..." to stderr,
 //                            two lines in one write, and a line with characters JSON must escape
 // SIGTERM/SIGINT: stops accepting, lets requests in flight finish, exits 0.
@@ -63,6 +65,12 @@ const server = http.createServer((req, res) => {
     res.end(ready ? 'ready\n' : 'not yet\n');
   } else if (url.pathname === '/slow') {
     setTimeout(() => answer(res), Number(url.searchParams.get('ms') || 200));
+  } else if (url.pathname === '/busy') {
+    const until = Date.now() + Number(url.searchParams.get('ms') || 200);
+    while (Date.now() < until) {
+      // a synchronous handler: the event loop and accept() wait for it
+    }
+    answer(res);
   } else if (url.pathname === '/leak') {
     const mb = Number(url.searchParams.get('mb') || 10);
     kept.push(Buffer.alloc(mb << 20, 1)); // filled, so the pages are resident
@@ -78,8 +86,9 @@ if (process.env.APP_HANG_IF_EXISTS && fs.existsSync(process.env.APP_HANG_IF_EXIS
   setInterval(() => {}, 1 << 30);
 } else {
   const onListening = () => console.log(`app: worker ${worker} listening on ${port} (pid ${process.pid})`);
-  if (typeof port === 'number') server.listen(port, '127.0.0.1', onListening);
-  else server.listen(port, onListening);
+  const backlog = process.env.APP_BACKLOG ? Number(process.env.APP_BACKLOG) : undefined;
+  if (typeof port === 'number') server.listen({ port, host: '127.0.0.1', backlog }, onListening);
+  else server.listen({ path: port, backlog }, onListening);
 }
 
 function shutdown() {
