@@ -44,6 +44,13 @@ void Session::Start() {
 
 void Session::Close() {
   if (phase_ == Phase::kClosed) return;
+  // A request cut short (the client went away, or the backend died mid-response) still gets its
+  // line, as nginx logs it: 499 when no response had started, else the status that was sent,
+  // with the bytes that were.
+  if (thread_.access_log_ != nullptr && phase_ == Phase::kForward && !log_request_.empty()) {
+    if (!response_started_) status_ = kClientClosedRequest;
+    LogRequest();
+  }
   if (phase_ == Phase::kTunnel) thread_.stats_.TunnelClosed();
   phase_ = Phase::kClosed;
   timer_.Cancel();

@@ -11,6 +11,9 @@
 
 namespace drover::proxy {
 
+// The access log's status for a request whose client went away before any response (nginx's).
+inline constexpr int kClientClosedRequest = 499;
+
 inline uint32_t NowSeconds() { return static_cast<uint32_t>(time(nullptr)); }
 
 inline int64_t MonotonicNs() {

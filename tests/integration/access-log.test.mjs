@@ -159,6 +159,46 @@ test('json: lines stay whole with several threads', async (t) => {
 });
 
 // Off by default: nothing on stdout.
+// A request cut short is logged too, as nginx logs it: a client that resets before the answer
+// gets 499 with no bytes out; a backend that dies mid-body leaves the status it sent and the
+// bytes that reached the client.
+test('json: requests cut short by the client or the backend', async (t) => {
+  const s = scope(t);
+  let arrived = false;
+  const a = await s.httpBackend({
+    name: 'a',
+    handler: (req, res) => {
+      req.resume();
+      if (req.url === '/slow') {
+        arrived = true;
+        setTimeout(() => res.end('late'), 3000);
+      } else {
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 10000 });
+        res.write('only part of it');
+        setTimeout(() => res.socket.destroy(), 50);
+      }
+    },
+  });
+  const sc = await s.sidecar([backendsFlag(a), '--access-log=json']);
+  await waitBackendsUp(sc, [a.port]);
+  const client = net.connect(sc.port, '127.0.0.1');
+  client.on('error', () => {});
+  await new Promise((r) => client.once('connect', r));
+  client.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+  await waitFor(() => arrived, { what: 'the request at the backend' });
+  client.resetAndDestroy();
+  const gone = await logLine(sc, '/slow');
+  assert.equal(gone.status, 499);
+  assert.equal(gone.bytes_out, 0);
+  assert.equal(gone.slot, 0);
+  assert.ok(gone.total_ms >= 0 && gone.response_ms === null, JSON.stringify(gone));
+
+  await request(sc.port, { path: '/cut' }).catch(() => {});
+  const cut = await logLine(sc, '/cut');
+  assert.equal(cut.status, 200);
+  assert.ok(cut.bytes_out > 15 && cut.bytes_out < 1000, `the head and 15 of 10000 body bytes: ${JSON.stringify(cut)}`);
+});
+
 test('off by default', async (t) => {
   const s = scope(t);
   const a = await s.httpBackend({ name: 'a' });
