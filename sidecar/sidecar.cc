@@ -63,6 +63,7 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Create(
     SidecarOptions options, std::unique_ptr<membership::MembershipSource> source) {
   std::unique_ptr<Sidecar> sidecar(new Sidecar(std::move(options)));
   sidecar->has_member_table_ = source != nullptr;
+  sidecar->from_controller_ = source != nullptr && source->name() == "controller";
   if (absl::Status s = sidecar->Init(); !s.ok()) return s;
   if (absl::Status s = sidecar->StartAdmin(); !s.ok()) return s;
   if (sidecar->supervisor_) {
@@ -348,10 +349,13 @@ absl::Status Sidecar::StartAdmin() {
     return {s.code(), absl::StrCat("--admin ", s.message())};
   }
   if (admin_->mutations_refused()) {
+    // Under the controller this is the expected set-up (the chart's): restarts come from it.
+    const bool controller = from_controller_;
     std::fprintf(stderr,
-                 "drover-sidecar: warning: --admin %s is not a loopback address and "
-                 "--admin-token-file is not set: POST /reload answers 403\n",
-                 admin_->address().ToString().c_str());
+                 "drover-sidecar: %s: --admin %s is not a loopback address and "
+                 "--admin-token-file is not set: POST /reload answers 403%s\n",
+                 controller ? "note" : "warning", admin_->address().ToString().c_str(),
+                 controller ? " (restarts come from the controller: droverctl restart)" : "");
   }
   return absl::OkStatus();
 }

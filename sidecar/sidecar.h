@@ -121,6 +121,7 @@ class Sidecar {
   prometheus::Counter* secret_reloads_applied_ = nullptr;
   prometheus::Counter* secret_reloads_rejected_ = nullptr;
   bool has_member_table_ = false;   // a membership source was given (--peers, --controller)
+  bool from_controller_ = false;    // that source is the controller (--controller)
   std::string cookie_secret_text_;  // the secret file as last read (main thread)
   std::shared_ptr<const sticky::CookieCodec> codec_;  // the keys in force (main thread)
   // For /status: "set" (the secret file), "per-process" or "missing"; fixed at start.

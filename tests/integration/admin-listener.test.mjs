@@ -114,6 +114,18 @@ test('POST /reload on a non-loopback admin listener without a token file is 403'
   assert.equal((await request(sc.adminPort, { path: '/healthz', ...kProbe })).status, 200);
 });
 
+// The same under the controller (the chart's set-up) is expected, not a mistake: the start-up
+// line is a note naming where restarts come from, and POST /reload is still 403.
+test('under --controller the non-loopback admin line is a note, and POST /reload is still 403', async (t) => {
+  const s = scope(t);
+  const b = await s.httpBackend();
+  const sc = await s.sidecar([backendsFlag(b), '--admin=0.0.0.0:0', '--controller=127.0.0.1:1', '--member-id=pod-0', '--pod-namespace=shop']);
+  assert.match(sc.stderr, /note: --admin 0\.0\.0\.0:\d+ is not a loopback address .*droverctl restart/);
+  assert.doesNotMatch(sc.stderr, /warning: --admin/);
+  const r = await request(sc.adminPort, { method: 'POST', path: '/reload', ...kProbe });
+  assert.equal(r.status, 403, r.text);
+});
+
 // On a loopback listener without a token file POST /reload is served as before (no workers to
 // reload here: 409, not 401 or 403).
 test('POST /reload on a loopback admin listener needs no token', async (t) => {
