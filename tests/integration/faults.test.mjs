@@ -5,6 +5,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { scope, backendsFlag } from './lib/scope.mjs';
 import { rawExchange, parseAllResponses, RawClient, buildRequest } from './lib/http1.mjs';
@@ -284,6 +285,33 @@ test('a 16 KB head sent one byte at a time is served', { timeout: 30000 }, async
   const res = await c.readResponse({ timeoutMs: 5000 });
   assert.equal(res.status, 200);
   t.diagnostic(`sidecar CPU for the trickled head: ${(cpuSeconds(sc.pid) - before).toFixed(2)} s`);
+});
+
+// The same from the backend's side: a 16 KB response head written a few bytes at a time is
+// relayed whole, padding header and body included.
+test('a 16 KB response head that trickles in from the backend is relayed', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const pad = 'q'.repeat(16000);
+  const trickler = net.createServer((sock) => {
+    sock.on('error', () => {});
+    sock.setNoDelay(true);
+    sock.once('data', async () => {
+      const head = Buffer.from(`HTTP/1.1 200 OK\r\nX-Pad: ${pad}\r\nContent-Length: 5\r\nConnection: close\r\n\r\n`);
+      for (let i = 0; i < head.length; i += 4) {
+        await new Promise((r) => sock.write(head.subarray(i, i + 4), r));
+      }
+      sock.end('hello');
+    });
+  });
+  await new Promise((r) => trickler.listen(0, '127.0.0.1', r));
+  s.defer(() => new Promise((r) => trickler.close(() => r())));
+  const sc = await s.sidecar([`--backends=127.0.0.1:${trickler.address().port}`, '--sticky=none']);
+  const before = cpuSeconds(sc.pid);
+  const res = await request(sc.port, { path: '/trickle-back', timeoutMs: 20000 });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['x-pad'], pad);
+  assert.equal(res.text, 'hello');
+  t.diagnostic(`sidecar CPU for the trickled response head: ${(cpuSeconds(sc.pid) - before).toFixed(2)} s`);
 });
 
 // A request line over the head limit is a URI too long (414), not a header problem (431).
