@@ -113,6 +113,12 @@ std::vector<std::string> ParseFlagsOrExit(int argc, char** argv, const CliSpec& 
       if (!flag->ParseFrom(value, &error)) {
         ExitUsage(spec.program, absl::StrCat("--", shown, ": ", error));
       }
+      if (eq == absl::string_view::npos && !negated && !flag->IsOfType<bool>()) {
+        // "--flag value": the value is the flag's, even when it starts with '-' or is "--".
+        storage.push_back(std::move(arg));
+        storage.emplace_back(argv[++i]);
+        continue;
+      }
     }
     storage.push_back(std::move(arg));
   }

@@ -9,7 +9,7 @@ import { REPO_ROOT, runSidecar } from './lib/sidecar.mjs';
 import { scope, backendsFlag } from './lib/scope.mjs';
 import { request } from './lib/backends.mjs';
 import { waitReady, waitReadyz } from './lib/admin.mjs';
-import { withDeadline } from './lib/proc.mjs';
+import { withDeadline, waitFor } from './lib/proc.mjs';
 
 // Flag names from the table in docs/sidecar-cli.md, so the test follows the doc.
 function documentedFlags() {
@@ -44,6 +44,8 @@ const L = '--listen=127.0.0.1:0';
 const B = '--backends=127.0.0.1:1';
 const kBadInvocations = [
   { name: 'unknown flag', args: [L, B, '--no-such-flag=1'], flag: 'no-such-flag' },
+  // The space form's value is the flag's even when it starts with '-': the error names the flag.
+  { name: '--idle-timeout -1s', args: [L, B, '--idle-timeout', '-1s'], flag: 'idle-timeout' },
   { name: '--balance=nope', args: [L, B, '--balance=nope'], flag: 'balance' },
   { name: '--listen=bogus', args: [B, '--listen=bogus'], flag: 'listen' },
   { name: '--listen port out of range', args: [B, '--listen=127.0.0.1:70000'], flag: 'listen' },
@@ -102,6 +104,16 @@ test('flag names take underscores as well as dashes', async (t) => {
   // The underscored limit is in force: a 5000-byte header exceeds 4096.
   const big = await request(sc.port, { path: '/big', headers: { 'X-Big': 'a'.repeat(5000) } });
   assert.equal(big.status, 431);
+});
+
+// "--flag value" works as "--flag=value", also for a value that starts with '-'.
+test('flags take their value as the next argument', async (t) => {
+  const s = scope(t);
+  const b = await s.httpBackend();
+  const sc = await s.sidecar(['--backends', `127.0.0.1:${b.port}`, '--member-id', '-odd-name', '--access-log', 'json']);
+  assert.equal((await request(sc.port, { path: '/space-form' })).status, 200);
+  const line = await waitFor(() => sc.stdout.split('\n').find((l) => l.includes('/space-form')), { what: 'the access log line' });
+  assert.equal(JSON.parse(line).member, '-odd-name', line);
 });
 
 // --admin= (empty) disables the admin listener: no admin line, the proxy still serves.
