@@ -82,14 +82,24 @@ bool Same(const Outcome& a, const Outcome& b) {
 // What the reflector does with each event must never crash, and its answers must be sane.
 void CheckEvent(const WatchEvent& event) {
   FUZZ_CHECK(!event.object.empty() && event.object.front() == '{');
-  // An event's object re-wrapped is the same event.
-  const std::string again =
-      absl::StrCat("{\"type\":\"", drover::AsAbsl(drover::kube::WatchEventTypeName(event.type)),
-                   "\",\"object\":", event.object, "}");
-  absl::StatusOr<WatchEvent> decoded = drover::kube::DecodeWatchEvent(again);
-  FUZZ_CHECK(decoded.ok() && decoded->type == event.type && decoded->object == event.object);
+  // An event's object re-wrapped is the same event. The object is cpprestsdk's serialization,
+  // which is not a fixed point after one pass (-0e-2 comes out as -0, which reads back as the
+  // integer 0): so re-wrapping once may change the text, but not the pod read from it, and
+  // re-wrapping again changes nothing.
+  const auto rewrap = [&event](std::string_view object) {
+    return drover::kube::DecodeWatchEvent(
+        absl::StrCat("{\"type\":\"", drover::AsAbsl(drover::kube::WatchEventTypeName(event.type)),
+                     "\",\"object\":", drover::AsAbsl(object), "}"));
+  };
+  absl::StatusOr<WatchEvent> decoded = rewrap(event.object);
+  FUZZ_CHECK(decoded.ok() && decoded->type == event.type);
+  absl::StatusOr<WatchEvent> settled = rewrap(decoded->object);
+  FUZZ_CHECK(settled.ok() && settled->object == decoded->object);
 
   absl::StatusOr<drover::kube::Pod> pod = drover::kube::ParsePod(event.object);
+  absl::StatusOr<drover::kube::Pod> pod_again = drover::kube::ParsePod(decoded->object);
+  FUZZ_CHECK(pod.ok() == pod_again.ok());
+  if (pod.ok()) FUZZ_CHECK(*pod == *pod_again);
   if (pod.ok()) FUZZ_CHECK(!pod->name.empty() && pod->Key().size() > pod->name.size());
   absl::StatusOr<std::string> rv = drover::kube::ParseResourceVersion(event.object);
   if (rv.ok()) FUZZ_CHECK(!rv->empty());
