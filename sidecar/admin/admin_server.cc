@@ -240,9 +240,7 @@ void AdminServer::OnEvents(uint32_t /*events*/) {
   for (int i = 0; i < 64; ++i) {
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        PauseAccepting();
-      }
+      if (net::OutOfDescriptors(errno)) PauseAccepting();
       return;  // EAGAIN: drained
     }
     if (connections_.size() >= options_.max_connections) {

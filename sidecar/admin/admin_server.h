@@ -104,8 +104,7 @@ class AdminServer : private net::EventHandler, private net::TimerHandler {
   http::ParseLimits limits_;
   http::RequestHead head_;  // one parse at a time on the loop thread
   bool told_full_ = false;
-  static constexpr int64_t kAcceptPauseMs = 100;
-  net::TimerList accept_pause_{kAcceptPauseMs};
+  net::TimerList accept_pause_{net::kAcceptPauseMs};
   net::Timer accept_resume_{this};
   bool accept_paused_ = false;
 };

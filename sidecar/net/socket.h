@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -80,6 +81,14 @@ absl::StatusOr<int> ConnectNonBlockingFrom(const SocketAddress& source,
 // The pending error of a socket after a non-blocking connect (0 when connected).
 int SocketError(int fd);
 void SetNoDelay(int fd);
+
+// accept() failed for want of descriptors or kernel memory (EMFILE, ENFILE, ENOBUFS, ENOMEM):
+// the connection stays in the backlog, and a level-triggered listener would wake its loop
+// again at once, so the listener leaves epoll for kAcceptPauseMs (as HAProxy and nginx do).
+inline bool OutOfDescriptors(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+inline constexpr int64_t kAcceptPauseMs = 100;
 
 }  // namespace drover::net
 

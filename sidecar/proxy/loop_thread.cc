@@ -15,13 +15,6 @@ namespace {
 size_t BlockSize(const ProxyConfig& config) {
   return std::max<size_t>(16 * 1024, config.limits.max_head_bytes);
 }
-
-// How long accepting pauses when descriptors run out, unless a session closes first.
-constexpr int64_t kAcceptPauseMs = 100;
-
-bool OutOfDescriptors(int err) {
-  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
-}
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LoopThread>> LoopThread::Create(
@@ -62,7 +55,7 @@ LoopThread::LoopThread(const ProxyConfig& config, const balance::BackendSet& bac
       pool_timers_(config.upstream_idle_timeout_ms),
       linger_timers_(config.linger_ms),
       body_timers_(config.client_body_timeout_ms),
-      accept_pause_timers_(kAcceptPauseMs),
+      accept_pause_timers_(net::kAcceptPauseMs),
       queue_timers_(config.queue_timeout_ms),
       pools_(backends.size()) {
   for (net::TimerList* list :
@@ -117,7 +110,7 @@ void LoopThread::Accept(int listen_fd, bool from_peer) {
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       // EAGAIN: drained. Out of descriptors: pause, or the listener wakes us again at once.
-      if (OutOfDescriptors(errno)) PauseAccepting();
+      if (net::OutOfDescriptors(errno)) PauseAccepting();
       return;
     }
     if (open_connections_->fetch_add(1, std::memory_order_relaxed) >= config_.max_connections) {

@@ -27,7 +27,7 @@ int Session::AcquireRoom(int slot) {
     std::optional<uint64_t> ticket = queue.Enqueue(slot, {&thread_, this}, b);
     if (!ticket) {
       thread_.stats_.CountError(ErrorReason::kQueueFull);
-      FailQueued("every worker is busy and the queue is full", ErrorReason::kQueueFull);
+      FailRetryLater("every worker is busy and the queue is full", ErrorReason::kQueueFull);
       return kWaiting;
     }
     if (*ticket != 0) {
@@ -84,13 +84,13 @@ void Session::OnQueueTimeout() {
   queue_wait_ns_ = MonotonicNs() - queued_ns_;
   thread_.stats_.QueueLeft(queue_wait_ns_);
   thread_.stats_.CountError(ErrorReason::kQueueTimeout);
-  FailQueued("no worker had room in time", ErrorReason::kQueueTimeout);
+  FailRetryLater("no worker had room in time", ErrorReason::kQueueTimeout);
   Pump();
 }
 
-void Session::FailQueued(std::string_view text, ErrorReason reason) {
+void Session::FailRetryLater(std::string_view text, ErrorReason reason) {
   FailRequest(503, text, reason);
-  // The client may try again soon: a queue drains within seconds or the app is overloaded.
+  // The client may try again soon: a queue drains within seconds, or the app is overloaded.
   const size_t status_line_end = response_head_.find("\r\n");
   if (status_line_end != std::string::npos) {
     response_head_.insert(status_line_end + 2, "Retry-After: 1\r\n");

@@ -56,7 +56,7 @@ void Session::OnUpstreamFailure(ErrorReason reason) {
       FailRequest(502, absl::StrCat(BackendName(), " refused the connection"), reason);
       break;
     case ErrorReason::kBackendBusy:
-      FailQueued(absl::StrCat(BackendName(), " is busy: its listen queue is full"), reason);
+      FailRetryLater(absl::StrCat(BackendName(), " is busy: its listen queue is full"), reason);
       break;
     case ErrorReason::kBackendConnectTimeout:
       FailRequest(504, absl::StrCat(BackendName(), " did not accept the connection in time"),

@@ -103,8 +103,9 @@ class Session : public net::EventHandler, public net::TimerHandler {
   // Leaves the queue (the client went away, the thread stops).
   void LeaveQueue();
   void OnQueueTimeout();
-  // 503 with Retry-After: the queue is full or the wait was too long.
-  void FailQueued(std::string_view text, metrics::ErrorReason reason);
+  // 503 with Retry-After: 1, for a passing shortage (queue full, waited too long, a worker
+  // whose listen queue is full).
+  void FailRetryLater(std::string_view text, metrics::ErrorReason reason);
   // request_log.cc. Notes what the access log line needs from the head (only with --access-log).
   void NoteRequestForLog(const http::RequestHead& head);
   // Hands the finished request's line to the thread's access log buffer.

@@ -142,15 +142,16 @@ absl::StatusOr<CookieCodec> CookieCodec::Create(std::vector<std::string> keys) {
   return Prepare(std::move(keys), origin);
 }
 
-absl::StatusOr<CookieCodec> CookieCodec::Prepare(std::vector<std::string> keys, KeyOrigin origin) {
-  std::vector<HmacSha256> macs;
-  macs.reserve(keys.size());
-  for (const std::string& key : keys) {
-    absl::StatusOr<HmacSha256> mac = HmacSha256::Create(key);
+absl::StatusOr<CookieCodec> CookieCodec::Prepare(std::vector<std::string> secrets,
+                                                 KeyOrigin origin) {
+  std::vector<Key> keys;
+  keys.reserve(secrets.size());
+  for (std::string& secret : secrets) {
+    absl::StatusOr<HmacSha256> mac = HmacSha256::Create(secret);
     if (!mac.ok()) return mac.status();
-    macs.push_back(*std::move(mac));
+    keys.push_back({std::move(secret), *std::move(mac)});
   }
-  return CookieCodec(std::move(keys), std::move(macs), origin);
+  return CookieCodec(std::move(keys), origin);
 }
 
 absl::StatusOr<CookieCodec> CookieCodec::PerProcess() {
@@ -165,24 +166,23 @@ CookieCodec CookieCodec::AfterReload(const CookieCodec& before, CookieCodec load
   if (loaded.keys_.size() != 1 || before.keys_.empty() || before.origin_ != KeyOrigin::kShared) {
     return loaded;
   }
-  if (loaded.keys_[0] == before.keys_[0]) return before;
+  if (loaded.keys_[0].secret == before.keys_[0].secret) return before;
   loaded.keys_.push_back(before.keys_[0]);
-  loaded.macs_.push_back(before.macs_[0]);
   return loaded;
 }
 
 std::string CookieCodec::MacOf(std::string_view data) const {
-  if (macs_.empty()) return {};
+  if (keys_.empty()) return {};
   std::array<unsigned char, HmacSha256::kBytes> mac;
-  if (!macs_[0].Compute(data, mac)) return {};
+  if (!keys_[0].mac.Compute(data, mac)) return {};
   return {mac.begin(), mac.end()};
 }
 
 bool CookieCodec::VerifyMacOf(std::string_view data, std::string_view mac) const {
   if (mac.size() != HmacSha256::kBytes) return false;
-  for (const HmacSha256& key : macs_) {
+  for (const Key& key : keys_) {
     std::array<unsigned char, HmacSha256::kBytes> expected;
-    if (!key.Compute(data, expected)) continue;
+    if (!key.mac.Compute(data, expected)) continue;
     if (CRYPTO_memcmp(expected.data(), mac.data(), expected.size()) == 0) return true;
   }
   return false;
@@ -226,9 +226,9 @@ absl::StatusOr<CookieCodec> CookieCodec::FromSecretFile(const std::string& path)
 std::string CookieCodec::Encode(const SessionCookie& cookie) const {
   Packed packed = Pack(cookie);
   std::string out = Base64UrlEncode(packed);
-  if (!macs_.empty()) {
+  if (!keys_.empty()) {
     out += '.';
-    out += Base64UrlEncode(ComputeMac(macs_[0], packed));
+    out += Base64UrlEncode(ComputeMac(keys_[0].mac, packed));
   }
   return out;
 }
@@ -263,8 +263,8 @@ absl::StatusOr<SessionCookie> CookieCodec::Decode(std::string_view value) const 
       return absl::UnauthenticatedError("bad_mac: no MAC, and a cookie secret is configured");
     }
     bool verified = false;
-    for (const HmacSha256& key : macs_) {
-      Mac expected = ComputeMac(key, packed);
+    for (const Key& key : keys_) {
+      Mac expected = ComputeMac(key.mac, packed);
       if (CRYPTO_memcmp(expected.data(), mac.data(), kMacBytes) == 0) {
         verified = true;
         break;

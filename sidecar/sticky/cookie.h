@@ -123,13 +123,16 @@ class CookieCodec {
   static std::string_view ReasonName(Invalid reason);
 
  private:
-  CookieCodec(std::vector<std::string> keys, std::vector<HmacSha256> macs, KeyOrigin origin)
-      : keys_(std::move(keys)), macs_(std::move(macs)), origin_(origin) {}
-  // The codec for these keys, each prepared for signing.
-  static absl::StatusOr<CookieCodec> Prepare(std::vector<std::string> keys, KeyOrigin origin);
+  // A secret and the same prepared for MACs (hmac.h).
+  struct Key {
+    std::string secret;
+    HmacSha256 mac;
+  };
+  CookieCodec(std::vector<Key> keys, KeyOrigin origin) : keys_(std::move(keys)), origin_(origin) {}
+  // The codec for these secrets, each prepared for signing.
+  static absl::StatusOr<CookieCodec> Prepare(std::vector<std::string> secrets, KeyOrigin origin);
 
-  std::vector<std::string> keys_;
-  std::vector<HmacSha256> macs_;  // keys_, prepared: same order
+  std::vector<Key> keys_;  // current first
   KeyOrigin origin_ = KeyOrigin::kNone;
 };
 

@@ -44,6 +44,20 @@ async function silentBackend(s) {
   return b;
 }
 
+// Waits until `path` on `port` answers 200 (requests fail while descriptors are short).
+async function waitAnswered(port, path, what) {
+  await waitFor(
+    async () => {
+      try {
+        return (await request(port, { path, timeoutMs: 2000 })).status === 200;
+      } catch {
+        return false;
+      }
+    },
+    { timeoutMs: 10000, intervalMs: 100, what },
+  );
+}
+
 // Asserts that the sidecar does not spin: its CPU over a 2 s window (a window to measure in,
 // not a wait for a condition) stays under a quarter of it.
 async function assertNotSpinning(t, pid, what) {
@@ -74,16 +88,7 @@ test('EMFILE pauses accepting instead of spinning, and serving resumes', { timeo
   await waitFor(() => openFds(sc.pid) >= limit, { timeoutMs: 5000, what: 'the sidecar to reach its descriptor limit' });
   await assertNotSpinning(t, sc.pid, 'at its descriptor limit');
   for (const c of clients) c.destroy();
-  await waitFor(
-    async () => {
-      try {
-        return (await request(sc.port, { path: '/after', timeoutMs: 2000 })).status === 200;
-      } catch {
-        return false;
-      }
-    },
-    { timeoutMs: 10000, intervalMs: 100, what: 'a request served after descriptors were freed' },
-  );
+  await waitAnswered(sc.port, '/after', 'a request served after descriptors were freed');
   const m = await scrape(sc.adminPort);
   assert.ok(metricSum(m, 'drover_errors_total', { reason: 'fd_limit' }) >= 1, 'accept pauses are counted');
 });
@@ -103,16 +108,7 @@ test('EMFILE on the admin listener pauses it instead of spinning', { timeout: 40
   for (let i = 0; i < 4; i++) clients.push(await s.connect(sc.adminPort));
   await assertNotSpinning(t, sc.pid, 'with admin connections pending at its descriptor limit');
   for (const c of clients) c.destroy();
-  await waitFor(
-    async () => {
-      try {
-        return (await request(sc.adminPort, { path: '/healthz', timeoutMs: 2000 })).status === 200;
-      } catch {
-        return false;
-      }
-    },
-    { timeoutMs: 10000, intervalMs: 100, what: '/healthz served after descriptors were freed' },
-  );
+  await waitAnswered(sc.adminPort, '/healthz', '/healthz served after descriptors were freed');
 });
 
 // A client that resets while its request waits for the backend: the backend request is
